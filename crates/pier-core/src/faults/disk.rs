@@ -1,0 +1,402 @@
+//! A `StorageBackend` wrapper that can fail, slow down, fill up, and lose
+//! power.
+//!
+//! To model power loss it keeps a *page cache*: writes are held in memory
+//! until `sync_data`, which applies them to the inner backend and then syncs
+//! it. Cutting power keeps a random subset of the unsynced writes (a real
+//! disk may have written some of them on its own) and drops the rest; after
+//! that every operation fails, as it would in a process that lost its disk.
+//! Reopening the inner backend shows what survived.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use redb::StorageBackend;
+
+/// Unsynced bytes held before the model "writes back" on its own, as an OS
+/// would under memory pressure.
+pub const PAGE_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Longest delay `slow_sync` may add to one sync.
+pub const SLOW_SYNC_MAX_MS: u64 = 10_000;
+
+/// How a power cut treats writes that were not yet synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerCut {
+    /// Every unsynced write is lost.
+    DropAll,
+    /// Each unsynced write independently survives or not, by this seed.
+    RandomSubset { seed: u64 },
+}
+
+/// The switches of one faulty disk, shared between the backend (owned by
+/// redb) and whoever injects faults.
+#[derive(Default)]
+pub struct DiskFaults {
+    fail_sync: AtomicBool,
+    fail_write: AtomicBool,
+    slow_sync_ms: AtomicU64,
+    /// Storage may not grow past this; 0 means unlimited.
+    capacity_bytes: AtomicU64,
+    /// Whether writes are held until sync (needed for power-loss faults).
+    page_cache: AtomicBool,
+    powered_off: AtomicBool,
+    /// Cut power when the n-th write or sync starts (1-based); 0 = never.
+    cut_at_op: AtomicU64,
+    cut_mode_seed: AtomicU64,
+    ops: AtomicU64,
+    syncs_ok: AtomicU64,
+    pending: Mutex<Vec<(u64, Vec<u8>)>>,
+    /// The disk under the page cache, so a cut can decide what reached it.
+    inner: Mutex<Option<Arc<dyn StorageBackend>>>,
+}
+
+impl fmt::Debug for DiskFaults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiskFaults")
+            .field("fail_sync", &self.fail_sync.load(Ordering::Relaxed))
+            .field("fail_write", &self.fail_write.load(Ordering::Relaxed))
+            .field("slow_sync_ms", &self.slow_sync_ms.load(Ordering::Relaxed))
+            .field("capacity_bytes", &self.capacity_bytes.load(Ordering::Relaxed))
+            .field("powered_off", &self.powered_off.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+fn injected(kind: io::ErrorKind, what: &str) -> io::Error {
+    io::Error::new(kind, format!("injected fault: {what}"))
+}
+
+impl DiskFaults {
+    /// A disk with no faults armed. `page_cache` must be on for power cuts to
+    /// lose anything.
+    pub fn new(page_cache: bool) -> Arc<Self> {
+        let faults = Self::default();
+        faults.page_cache.store(page_cache, Ordering::SeqCst);
+        Arc::new(faults)
+    }
+
+    pub fn set_fail_sync(&self, on: bool) {
+        self.fail_sync.store(on, Ordering::SeqCst);
+    }
+
+    pub fn set_fail_write(&self, on: bool) {
+        self.fail_write.store(on, Ordering::SeqCst);
+    }
+
+    /// Adds latency to every sync; clamped to [`SLOW_SYNC_MAX_MS`].
+    pub fn set_slow_sync_ms(&self, delay_ms: u64) {
+        self.slow_sync_ms
+            .store(delay_ms.min(SLOW_SYNC_MAX_MS), Ordering::SeqCst);
+    }
+
+    /// Refuses growth past `capacity_bytes` with `StorageFull`; 0 lifts it.
+    pub fn set_capacity_bytes(&self, capacity_bytes: u64) {
+        self.capacity_bytes.store(capacity_bytes, Ordering::SeqCst);
+    }
+
+    /// Arms a power cut at the start of the `op`-th write or sync from now.
+    pub fn cut_power_at_op(&self, op: u64, mode: PowerCut) {
+        let seed = match mode {
+            PowerCut::DropAll => 0,
+            PowerCut::RandomSubset { seed } => seed | 1,
+        };
+        self.cut_mode_seed.store(seed, Ordering::SeqCst);
+        self.cut_at_op
+            .store(self.ops.load(Ordering::SeqCst) + op, Ordering::SeqCst);
+    }
+
+    pub fn is_powered_off(&self) -> bool {
+        self.powered_off.load(Ordering::SeqCst)
+    }
+
+    /// Successful syncs so far (tests use it to pick crash points).
+    pub fn syncs_ok(&self) -> u64 {
+        self.syncs_ok.load(Ordering::SeqCst)
+    }
+
+    /// Writes and syncs started so far.
+    pub fn ops(&self) -> u64 {
+        self.ops.load(Ordering::SeqCst)
+    }
+
+    /// Cuts power now: unsynced writes are lost (or some of them kept, by
+    /// seed), and every later operation on this disk fails.
+    pub fn cut_power(&self, mode: PowerCut) {
+        let inner = self.inner.lock().expect("inner lock").clone();
+        let mut pending = self.pending.lock().expect("pending lock");
+        if self.powered_off.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let (PowerCut::RandomSubset { seed }, Some(inner)) = (mode, inner) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for (offset, data) in pending.iter() {
+                if rng.random_bool(0.5) {
+                    // Best effort: a failure here is the same as the write
+                    // never reaching the platter.
+                    let _ = inner.write(*offset, data);
+                }
+            }
+        }
+        pending.clear();
+    }
+
+    fn check_power(&self) -> Result<(), io::Error> {
+        if self.is_powered_off() {
+            return Err(injected(io::ErrorKind::BrokenPipe, "power is off"));
+        }
+        Ok(())
+    }
+
+    /// Counts an operation and cuts power if this is the armed one.
+    fn step(&self) -> Result<(), io::Error> {
+        self.check_power()?;
+        let op = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.cut_at_op.load(Ordering::SeqCst) == op {
+            let seed = self.cut_mode_seed.load(Ordering::SeqCst);
+            let mode = if seed == 0 {
+                PowerCut::DropAll
+            } else {
+                PowerCut::RandomSubset { seed }
+            };
+            self.cut_power(mode);
+            return Err(injected(io::ErrorKind::BrokenPipe, "power cut"));
+        }
+        Ok(())
+    }
+}
+
+/// The wrapper redb sees.
+pub struct FaultyBackend {
+    inner: Arc<dyn StorageBackend>,
+    faults: Arc<DiskFaults>,
+}
+
+impl fmt::Debug for FaultyBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultyBackend")
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultyBackend {
+    pub fn new(inner: impl StorageBackend, faults: Arc<DiskFaults>) -> Self {
+        let inner: Arc<dyn StorageBackend> = Arc::new(inner);
+        *faults.inner.lock().expect("inner lock") = Some(inner.clone());
+        Self { inner, faults }
+    }
+
+    /// Applies held writes to the inner backend (without syncing it).
+    fn write_back(&self, pending: &mut Vec<(u64, Vec<u8>)>) -> Result<(), io::Error> {
+        for (offset, data) in pending.drain(..) {
+            self.inner.write(offset, &data)?;
+        }
+        Ok(())
+    }
+
+    fn check_capacity(&self, end: u64) -> Result<(), io::Error> {
+        let capacity = self.faults.capacity_bytes.load(Ordering::SeqCst);
+        if capacity != 0 && end > capacity {
+            return Err(injected(io::ErrorKind::StorageFull, "disk full"));
+        }
+        Ok(())
+    }
+}
+
+impl StorageBackend for FaultyBackend {
+    fn len(&self) -> Result<u64, io::Error> {
+        self.faults.check_power()?;
+        self.inner.len()
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        self.faults.check_power()?;
+        self.inner.read(offset, out)?;
+        let pending = self.faults.pending.lock().expect("pending lock");
+        let end = offset + out.len() as u64;
+        for (at, data) in pending.iter() {
+            let data_end = at + data.len() as u64;
+            if *at >= end || data_end <= offset {
+                continue;
+            }
+            let from = offset.max(*at);
+            let to = end.min(data_end);
+            out[(from - offset) as usize..(to - offset) as usize]
+                .copy_from_slice(&data[(from - at) as usize..(to - at) as usize]);
+        }
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        self.faults.check_power()?;
+        self.check_capacity(len)?;
+        let mut pending = self.faults.pending.lock().expect("pending lock");
+        pending.retain_mut(|(at, data)| {
+            if *at >= len {
+                return false;
+            }
+            data.truncate((len - *at).min(data.len() as u64) as usize);
+            true
+        });
+        self.inner.set_len(len)
+    }
+
+    fn sync_data(&self) -> Result<(), io::Error> {
+        self.faults.step()?;
+        let delay_ms = self.faults.slow_sync_ms.load(Ordering::SeqCst);
+        if delay_ms > 0 {
+            std::thread::sleep(Duration::from_millis(delay_ms));
+        }
+        if self.faults.fail_sync.load(Ordering::SeqCst) {
+            return Err(injected(io::ErrorKind::Other, "fsync failed (EIO)"));
+        }
+        let mut pending = self.faults.pending.lock().expect("pending lock");
+        self.write_back(&mut pending)?;
+        drop(pending);
+        self.inner.sync_data()?;
+        self.faults.syncs_ok.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        self.faults.step()?;
+        if self.faults.fail_write.load(Ordering::SeqCst) {
+            return Err(injected(io::ErrorKind::Other, "write failed (EIO)"));
+        }
+        self.check_capacity(offset + data.len() as u64)?;
+        if !self.faults.page_cache.load(Ordering::SeqCst) {
+            return self.inner.write(offset, data);
+        }
+        let mut pending = self.faults.pending.lock().expect("pending lock");
+        pending.push((offset, data.to_vec()));
+        let held: usize = pending.iter().map(|(_, d)| d.len()).sum();
+        if held > PAGE_CACHE_MAX_BYTES {
+            self.write_back(&mut pending)?;
+        }
+        Ok(())
+    }
+
+    fn close(&self) -> Result<(), io::Error> {
+        self.inner.close()
+    }
+
+    fn try_lock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.try_lock_range(start, end)
+    }
+
+    fn try_lock_shared_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.try_lock_shared_range(start, end)
+    }
+
+    fn lock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        self.inner.lock_range(start, end)
+    }
+
+    fn lock_shared_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        self.inner.lock_shared_range(start, end)
+    }
+
+    fn unlock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<(), redb::BackendError> {
+        self.inner.unlock_range(start, end)
+    }
+
+    fn query_lock_range(
+        &self,
+        start: std::ops::Bound<u64>,
+        end: std::ops::Bound<u64>,
+    ) -> Result<bool, redb::BackendError> {
+        self.inner.query_lock_range(start, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::MemoryDisk;
+
+    fn disk() -> (MemoryDisk, Arc<DiskFaults>, FaultyBackend) {
+        let mem = MemoryDisk::new();
+        let faults = DiskFaults::new(true);
+        let backend = FaultyBackend::new(mem.clone(), faults.clone());
+        backend.set_len(4096).unwrap();
+        (mem, faults, backend)
+    }
+
+    fn read_back(b: &dyn StorageBackend, at: u64, n: usize) -> Vec<u8> {
+        let mut out = vec![0; n];
+        b.read(at, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn unsynced_writes_are_visible_but_not_durable() {
+        let (mem, faults, backend) = disk();
+        backend.write(10, b"hello").unwrap();
+        assert_eq!(read_back(&backend, 8, 9), b"\0\0hello\0\0");
+        assert_eq!(read_back(&mem, 10, 5), [0; 5], "not on the inner disk yet");
+        faults.cut_power(PowerCut::DropAll);
+        assert_eq!(read_back(&mem, 10, 5), [0; 5]);
+        assert!(backend.write(0, b"x").is_err(), "dead after the cut");
+    }
+
+    #[test]
+    fn synced_writes_survive_a_cut() {
+        let (mem, faults, backend) = disk();
+        backend.write(0, b"kept").unwrap();
+        backend.sync_data().unwrap();
+        backend.write(0, b"lost").unwrap();
+        faults.cut_power(PowerCut::DropAll);
+        assert_eq!(read_back(&mem, 0, 4), b"kept");
+    }
+
+    #[test]
+    fn armed_cut_fires_on_the_chosen_op() {
+        let (_mem, faults, backend) = disk();
+        faults.cut_power_at_op(2, PowerCut::DropAll);
+        backend.write(0, b"a").unwrap();
+        assert!(backend.sync_data().is_err());
+        assert!(faults.is_powered_off());
+    }
+
+    #[test]
+    fn failing_sync_and_full_disk_report_errors() {
+        let (_mem, faults, backend) = disk();
+        faults.set_fail_sync(true);
+        assert!(backend.sync_data().unwrap_err().to_string().contains("fsync"));
+        faults.set_fail_sync(false);
+        faults.set_capacity_bytes(4096);
+        let err = backend.set_len(8192).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(
+            backend.write(4090, b"0123456789").unwrap_err().kind(),
+            io::ErrorKind::StorageFull
+        );
+        faults.set_fail_write(true);
+        assert!(backend.write(0, b"x").is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! Topic administration and retention, run by the writer one command per
+//! transaction.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+use super::catalog::{PartitionIndex, PartitionState, TopicState};
+use super::error::{AdminError, storage_text};
+use super::tables::{BATCH_INDEX, LOG, META, META_NEXT_TOPIC_ID, PARTITIONS, TOPICS};
+use super::writer::Writer;
+use crate::topic::{self, PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX, TopicConfig, TopicError, TopicMeta};
+
+#[derive(Debug, Clone)]
+pub enum AdminCommand {
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        config: TopicConfig,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    CreatePartitions {
+        name: String,
+        total: u32,
+    },
+    SetConfig {
+        name: String,
+        config: TopicConfig,
+    },
+    EnforceRetention,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Topic(TopicMeta),
+    Deleted,
+    Retention { batches_deleted: usize },
+}
+
+pub(crate) struct AdminRequest {
+    pub command: AdminCommand,
+    pub reply: oneshot::Sender<Result<AdminOutcome, AdminError>>,
+}
+
+/// What a command changes in the catalog once its transaction is durable.
+enum Publish {
+    PutTopic(Arc<TopicState>),
+    RemoveTopic(String),
+    Trim(Vec<(Arc<PartitionState>, usize, u64)>),
+}
+
+impl Writer {
+    pub(crate) fn run_admin(&self, req: AdminRequest) {
+        let result = self.admin(req.command);
+        let _ = req.reply.send(result);
+    }
+
+    fn admin(&self, command: AdminCommand) -> Result<AdminOutcome, AdminError> {
+        if let Some(reason) = self.shared.poisoned() {
+            return Err(AdminError::Poisoned(reason));
+        }
+        let (publish, outcome) = match self.plan_admin(command)? {
+            Ok(planned) => planned,
+            Err(storage) => return Err(AdminError::Poisoned(self.poison(storage))),
+        };
+        self.publish_admin(publish);
+        Ok(outcome)
+    }
+
+    /// Outer error: the request is refused. Inner error: storage failed.
+    #[allow(clippy::type_complexity)]
+    fn plan_admin(
+        &self,
+        command: AdminCommand,
+    ) -> Result<Result<(Publish, AdminOutcome), String>, AdminError> {
+        let catalog = self.shared.catalog.read().expect("catalog lock");
+        let existing = |name: &str| {
+            catalog
+                .topic(name)
+                .ok_or_else(|| TopicError::UnknownTopic(name.to_owned()))
+        };
+        match command {
+            AdminCommand::CreateTopic {
+                name,
+                partitions,
+                config,
+            } => {
+                topic::validate_name(&name)?;
+                check_partition_count(partitions)?;
+                if catalog.topics.contains_key(&name) {
+                    return Err(TopicError::AlreadyExists(name).into());
+                }
+                if catalog.topics.len() >= TOPICS_MAX {
+                    return Err(TopicError::TooManyTopics.into());
+                }
+                let meta = TopicMeta {
+                    name,
+                    id: catalog.next_topic_id,
+                    uuid: uuid::Uuid::new_v4(),
+                    partitions,
+                    config,
+                    created_ms: self.shared.clock.now_ms(),
+                };
+                drop(catalog);
+                Ok(self.create_topic(meta))
+            }
+            AdminCommand::DeleteTopic { name } => {
+                let topic = existing(&name)?;
+                drop(catalog);
+                Ok(self.delete_topic(&topic))
+            }
+            AdminCommand::CreatePartitions { name, total } => {
+                let topic = existing(&name)?;
+                check_partition_count(total)?;
+                if total <= topic.meta.partitions {
+                    return Err(TopicError::PartitionsCannotShrink {
+                        current: topic.meta.partitions,
+                        requested: total,
+                    }
+                    .into());
+                }
+                drop(catalog);
+                let mut meta = topic.meta.clone();
+                meta.partitions = total;
+                Ok(self.update_topic(&topic, meta))
+            }
+            AdminCommand::SetConfig { name, config } => {
+                let topic = existing(&name)?;
+                drop(catalog);
+                let mut meta = topic.meta.clone();
+                meta.config = config;
+                Ok(self.update_topic(&topic, meta))
+            }
+            AdminCommand::EnforceRetention => {
+                let topics: Vec<_> = catalog.topics.values().cloned().collect();
+                drop(catalog);
+                Ok(self.enforce_retention(&topics))
+            }
+        }
+    }
+
+    fn create_topic(&self, meta: TopicMeta) -> Result<(Publish, AdminOutcome), String> {
+        let txn = self.begin()?;
+        {
+            let json = serde_json::to_vec(&meta).expect("topic meta serializes");
+            let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
+            topics
+                .insert(meta.name.as_str(), json.as_slice())
+                .map_err(|e| storage_text("insert topic", e))?;
+            let mut parts = txn
+                .open_table(PARTITIONS)
+                .map_err(|e| storage_text("open partitions", e))?;
+            for p in 0..meta.partitions {
+                parts
+                    .insert((meta.id, p), (0, 0))
+                    .map_err(|e| storage_text("insert partition", e))?;
+            }
+            let mut m = txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            m.insert(META_NEXT_TOPIC_ID, u64::from(meta.id) + 1)
+                .map_err(|e| storage_text("bump topic id", e))?;
+        }
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        let partitions = (0..meta.partitions)
+            .map(|_| PartitionState::new(PartitionIndex::default()))
+            .collect();
+        let state = Arc::new(TopicState {
+            meta: meta.clone(),
+            partitions,
+        });
+        Ok((Publish::PutTopic(state), AdminOutcome::Topic(meta)))
+    }
+
+    fn delete_topic(&self, topic: &TopicState) -> Result<(Publish, AdminOutcome), String> {
+        let id = topic.meta.id;
+        let txn = self.begin()?;
+        {
+            let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
+            topics
+                .remove(topic.meta.name.as_str())
+                .map_err(|e| storage_text("remove topic", e))?;
+            let all = (id, 0, 0)..=(id, u32::MAX, u64::MAX);
+            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
+            log.retain_in(all.clone(), |_, _| false)
+                .map_err(|e| storage_text("delete log", e))?;
+            let mut index = txn
+                .open_table(BATCH_INDEX)
+                .map_err(|e| storage_text("open batch index", e))?;
+            index
+                .retain_in(all, |_, _| false)
+                .map_err(|e| storage_text("delete batch index", e))?;
+            let mut parts = txn
+                .open_table(PARTITIONS)
+                .map_err(|e| storage_text("open partitions", e))?;
+            parts
+                .retain_in((id, 0)..=(id, u32::MAX), |_, _| false)
+                .map_err(|e| storage_text("delete partitions", e))?;
+        }
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        Ok((Publish::RemoveTopic(topic.meta.name.clone()), AdminOutcome::Deleted))
+    }
+
+    fn update_topic(
+        &self,
+        topic: &TopicState,
+        meta: TopicMeta,
+    ) -> Result<(Publish, AdminOutcome), String> {
+        let txn = self.begin()?;
+        {
+            let json = serde_json::to_vec(&meta).expect("topic meta serializes");
+            let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
+            topics
+                .insert(meta.name.as_str(), json.as_slice())
+                .map_err(|e| storage_text("update topic", e))?;
+            let mut parts = txn
+                .open_table(PARTITIONS)
+                .map_err(|e| storage_text("open partitions", e))?;
+            for p in topic.meta.partitions..meta.partitions {
+                parts
+                    .insert((meta.id, p), (0, 0))
+                    .map_err(|e| storage_text("insert partition", e))?;
+            }
+        }
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        let mut partitions = topic.partitions.clone();
+        while partitions.len() < meta.partitions as usize {
+            partitions.push(PartitionState::new(PartitionIndex::default()));
+        }
+        let state = Arc::new(TopicState {
+            meta: meta.clone(),
+            partitions,
+        });
+        Ok((Publish::PutTopic(state), AdminOutcome::Topic(meta)))
+    }
+
+    /// Deletes whole batches: older than `retention.ms` (by their newest
+    /// timestamp), or the oldest while the partition is over `retention.bytes`.
+    fn enforce_retention(&self, topics: &[Arc<TopicState>]) -> Result<(Publish, AdminOutcome), String> {
+        let now_ms = self.shared.clock.now_ms();
+        let mut trims = Vec::new();
+        for topic in topics {
+            for (p, partition) in topic.partitions.iter().enumerate() {
+                let index = partition.snapshot();
+                let count = expired_batches(&index, &topic.meta.config, now_ms);
+                if count > 0 {
+                    let new_start = index.batches[count - 1].last_offset + 1;
+                    let doomed: Vec<u64> =
+                        index.batches.iter().take(count).map(|b| b.base_offset).collect();
+                    trims.push((topic.meta.id, p as u32, partition.clone(), doomed, new_start));
+                }
+            }
+        }
+        if trims.is_empty() {
+            return Ok((Publish::Trim(Vec::new()), AdminOutcome::Retention { batches_deleted: 0 }));
+        }
+        let txn = self.begin()?;
+        {
+            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
+            let mut index = txn
+                .open_table(BATCH_INDEX)
+                .map_err(|e| storage_text("open batch index", e))?;
+            let mut parts = txn
+                .open_table(PARTITIONS)
+                .map_err(|e| storage_text("open partitions", e))?;
+            for (id, p, state, doomed, new_start) in &trims {
+                for base in doomed {
+                    log.remove((*id, *p, *base))
+                        .map_err(|e| storage_text("retention delete", e))?;
+                    index
+                        .remove((*id, *p, *base))
+                        .map_err(|e| storage_text("retention delete index", e))?;
+                }
+                let end = state.offsets().1;
+                parts
+                    .insert((*id, *p), (*new_start, end))
+                    .map_err(|e| storage_text("update log start", e))?;
+            }
+        }
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        let batches_deleted = trims.iter().map(|t| t.3.len()).sum();
+        let publish = trims
+            .into_iter()
+            .map(|(_, _, state, doomed, new_start)| (state, doomed.len(), new_start))
+            .collect();
+        Ok((Publish::Trim(publish), AdminOutcome::Retention { batches_deleted }))
+    }
+
+    fn publish_admin(&self, publish: Publish) {
+        match publish {
+            Publish::PutTopic(state) => {
+                let mut catalog = self.shared.catalog.write().expect("catalog lock");
+                catalog.next_topic_id = catalog.next_topic_id.max(state.meta.id + 1);
+                catalog.topics.insert(state.meta.name.clone(), state);
+            }
+            Publish::RemoveTopic(name) => {
+                let removed = self.shared.catalog.write().expect("catalog lock").topics.remove(&name);
+                for p in removed.iter().flat_map(|t| t.partitions.iter()) {
+                    p.mark_deleted();
+                }
+            }
+            Publish::Trim(trims) => {
+                for (state, count, new_start) in trims {
+                    let mut index = state.index.write().expect("partition index lock");
+                    index.drop_front(count);
+                    debug_assert_eq!(index.log_start, new_start);
+                }
+            }
+        }
+        self.shared.commits.send_modify(|seq| *seq += 1);
+    }
+}
+
+fn check_partition_count(count: u32) -> Result<(), TopicError> {
+    if count == 0 || count > PARTITIONS_PER_TOPIC_MAX {
+        return Err(TopicError::InvalidPartitionCount { count });
+    }
+    Ok(())
+}
+
+/// How many of the oldest batches retention removes.
+pub(crate) fn expired_batches(index: &PartitionIndex, config: &TopicConfig, now_ms: i64) -> usize {
+    let mut size = index.size_bytes;
+    let mut count = 0;
+    for b in &index.batches {
+        let too_old = config.retention_ms >= 0
+            && b.max_timestamp_ms < now_ms.saturating_sub(config.retention_ms);
+        let too_big = config.retention_bytes >= 0
+            && size - u64::from(b.size_bytes) >= config.retention_bytes as u64;
+        if !(too_old || too_big) {
+            break;
+        }
+        size -= u64::from(b.size_bytes);
+        count += 1;
+    }
+    count
+}

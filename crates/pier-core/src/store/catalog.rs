@@ -1,0 +1,141 @@
+//! The in-memory view readers use: topics, and per partition the offsets and
+//! an index of batches. Only the writer changes it, and only after a commit,
+//! so a reader never sees data that is not durable.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::watch;
+
+use crate::topic::TopicMeta;
+
+/// Where one stored batch sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchMeta {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    pub max_timestamp_ms: i64,
+    pub size_bytes: u32,
+}
+
+/// Offsets and batch index of one partition.
+#[derive(Debug, Default, Clone)]
+pub struct PartitionIndex {
+    pub log_start: u64,
+    /// Next offset to assign; also the high watermark (single replica).
+    pub next_offset: u64,
+    pub batches: VecDeque<BatchMeta>,
+    pub size_bytes: u64,
+}
+
+impl PartitionIndex {
+    /// Position of the first batch that holds `offset` or anything after it.
+    pub fn position_of(&self, offset: u64) -> usize {
+        self.batches.partition_point(|b| b.last_offset < offset)
+    }
+
+    pub fn push(&mut self, meta: BatchMeta) {
+        debug_assert_eq!(meta.base_offset, self.next_offset, "offsets must be dense");
+        self.next_offset = meta.last_offset + 1;
+        self.size_bytes += u64::from(meta.size_bytes);
+        self.batches.push_back(meta);
+    }
+
+    /// Drops the oldest `count` batches (retention).
+    pub fn drop_front(&mut self, count: usize) {
+        for _ in 0..count {
+            let Some(b) = self.batches.pop_front() else { break };
+            self.size_bytes -= u64::from(b.size_bytes);
+            self.log_start = b.last_offset + 1;
+        }
+    }
+}
+
+/// One partition as readers see it.
+#[derive(Debug)]
+pub struct PartitionState {
+    pub index: RwLock<PartitionIndex>,
+    /// Carries the high watermark; long polls wait on it.
+    pub high_watermark: watch::Sender<u64>,
+    pub deleted: AtomicBool,
+}
+
+impl PartitionState {
+    pub fn new(index: PartitionIndex) -> Arc<Self> {
+        let (high_watermark, _) = watch::channel(index.next_offset);
+        Arc::new(Self {
+            index: RwLock::new(index),
+            high_watermark,
+            deleted: AtomicBool::new(false),
+        })
+    }
+
+    pub fn snapshot(&self) -> PartitionIndex {
+        self.index.read().expect("partition index lock").clone()
+    }
+
+    pub fn offsets(&self) -> (u64, u64) {
+        let index = self.index.read().expect("partition index lock");
+        (index.log_start, index.next_offset)
+    }
+
+    pub fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::SeqCst);
+        self.high_watermark.send_modify(|_| {});
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::SeqCst)
+    }
+}
+
+/// A topic as readers see it. Replaced whole when its metadata changes.
+#[derive(Debug, Clone)]
+pub struct TopicState {
+    pub meta: TopicMeta,
+    pub partitions: Vec<Arc<PartitionState>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub topics: HashMap<String, Arc<TopicState>>,
+    pub next_topic_id: u32,
+}
+
+impl Catalog {
+    pub fn topic(&self, name: &str) -> Option<Arc<TopicState>> {
+        self.topics.get(name).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(base: u64, last: u64) -> BatchMeta {
+        BatchMeta {
+            base_offset: base,
+            last_offset: last,
+            max_timestamp_ms: 0,
+            size_bytes: 10,
+        }
+    }
+
+    #[test]
+    fn index_finds_the_batch_holding_an_offset() {
+        let mut index = PartitionIndex::default();
+        index.push(meta(0, 4));
+        index.push(meta(5, 5));
+        index.push(meta(6, 9));
+        assert_eq!(index.position_of(0), 0);
+        assert_eq!(index.position_of(4), 0);
+        assert_eq!(index.position_of(5), 1);
+        assert_eq!(index.position_of(7), 2);
+        assert_eq!(index.position_of(10), 3);
+        index.drop_front(2);
+        assert_eq!(index.log_start, 6);
+        assert_eq!(index.size_bytes, 10);
+        assert_eq!(index.next_offset, 10);
+    }
+}

@@ -1,0 +1,361 @@
+//! The durable store: topics and partitioned logs in one redb database,
+//! written by a single group-committing writer.
+
+mod admin;
+mod catalog;
+mod error;
+mod open;
+mod read;
+mod stats;
+mod tables;
+mod writer;
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use redb::Database;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use admin::{AdminCommand, AdminOutcome};
+pub use catalog::BatchMeta;
+pub use error::{AdminError, AppendError, OpenError, ReadError};
+pub use open::{DB_FILE, Location};
+pub use read::{PartitionInfo, ReadResult, TopicDescription};
+pub use stats::StoreStatsSnapshot;
+pub use writer::{GROUP_COMMIT_MAX_BYTES, GROUP_COMMIT_MAX_REQUESTS};
+
+use crate::batch;
+use crate::clock::SharedClock;
+use crate::faults::DiskFaults;
+use crate::topic::{TopicConfig, TopicMeta};
+use catalog::Catalog;
+use stats::StoreStats;
+use writer::{AppendRequest, Command, Writer};
+
+/// Requests that may wait for the writer before callers are pushed back.
+pub const WRITER_QUEUE_MAX: usize = 65_536;
+
+/// How the store commits. See `docs/design.md` for why the defaults are what
+/// they are.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// fsync every commit (`Durability::Immediate`). Off = acknowledged data
+    /// can vanish on power loss, like Kafka's default page-cache behaviour.
+    pub fsync: bool,
+    /// redb two-phase commit: a second fsync per commit.
+    pub two_phase_commit: bool,
+    /// redb quick repair: saves allocator state per commit for fast recovery.
+    pub quick_repair: bool,
+    /// Hold unsynced writes in a page-cache model so power cuts can drop them.
+    pub page_cache_model: bool,
+    /// Run no writer thread; the caller commits with [`Store::step_writer`].
+    pub manual_writer: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            fsync: true,
+            two_phase_commit: false,
+            quick_repair: false,
+            page_cache_model: false,
+            manual_writer: false,
+        }
+    }
+}
+
+/// State shared by the writer and every reader.
+pub(crate) struct Shared {
+    pub catalog: std::sync::RwLock<Catalog>,
+    pub poison: Mutex<Option<String>>,
+    pub clock: SharedClock,
+    /// Bumped after every commit; multi-partition long polls wait on it.
+    pub commits: watch::Sender<u64>,
+    pub stats: StoreStats,
+}
+
+impl Shared {
+    pub fn poisoned(&self) -> Option<String> {
+        self.poison.lock().expect("poison lock").clone()
+    }
+}
+
+/// What opening found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// redb found an unclean shutdown and repaired the file.
+    pub repaired: bool,
+    pub topics: usize,
+    pub batches: usize,
+    pub open_micros: u64,
+}
+
+/// A cheap-to-clone handle on one open store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("recovery", &self.inner.recovery).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    db: Arc<Database>,
+    tx: std::sync::RwLock<Option<mpsc::Sender<Command>>>,
+    manual: Option<(Writer, Mutex<mpsc::Receiver<Command>>)>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    faults: Arc<DiskFaults>,
+    recovery: RecoveryReport,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.write().expect("sender lock").take();
+        if let Some(handle) = self.thread.lock().expect("thread lock").take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) a store, repairing it if it was not closed cleanly.
+    pub fn open(location: Location, options: StoreOptions, clock: SharedClock) -> Result<Self, OpenError> {
+        let faults = DiskFaults::new(options.page_cache_model);
+        Self::open_with_faults(location, options, clock, faults)
+    }
+
+    /// Like [`Store::open`] with a caller-held fault switchboard.
+    pub fn open_with_faults(
+        location: Location,
+        options: StoreOptions,
+        clock: SharedClock,
+        faults: Arc<DiskFaults>,
+    ) -> Result<Self, OpenError> {
+        let started = std::time::Instant::now();
+        let opened = open::open_db(&location, &faults)?;
+        let catalog = open::load_catalog(&opened.db)?;
+        let recovery = RecoveryReport {
+            repaired: opened.repaired,
+            topics: catalog.topics.len(),
+            batches: catalog
+                .topics
+                .values()
+                .flat_map(|t| t.partitions.iter())
+                .map(|p| p.snapshot().batches.len())
+                .sum(),
+            open_micros: started.elapsed().as_micros() as u64,
+        };
+        tracing::info!(?recovery, ?location, "store opened");
+        let db = Arc::new(opened.db);
+        let shared = Arc::new(Shared {
+            catalog: std::sync::RwLock::new(catalog),
+            poison: Mutex::new(None),
+            clock,
+            commits: watch::channel(0).0,
+            stats: StoreStats::default(),
+        });
+        let (tx, rx) = mpsc::channel(WRITER_QUEUE_MAX);
+        let writer = Writer {
+            db: db.clone(),
+            shared: shared.clone(),
+            options: options.clone(),
+        };
+        let (manual, thread) = if options.manual_writer {
+            (Some((writer, Mutex::new(rx))), None)
+        } else {
+            let handle = std::thread::Builder::new()
+                .name("pier-writer".into())
+                .spawn(move || writer.run(rx))
+                .map_err(|source| OpenError::Io {
+                    path: "writer thread".into(),
+                    source,
+                })?;
+            (None, Some(handle))
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                db,
+                tx: std::sync::RwLock::new(Some(tx)),
+                manual,
+                thread: Mutex::new(thread),
+                faults,
+                recovery,
+            }),
+        })
+    }
+
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.inner.recovery
+    }
+
+    /// The disk fault switchboard of this store.
+    pub fn faults(&self) -> &Arc<DiskFaults> {
+        &self.inner.faults
+    }
+
+    /// Why the store stopped accepting writes, if it did.
+    pub fn poisoned(&self) -> Option<String> {
+        self.inner.shared.poisoned()
+    }
+
+    pub fn stats(&self) -> StoreStatsSnapshot {
+        self.inner.shared.stats.snapshot()
+    }
+
+    /// Stops the writer after it finishes what is queued. Later writes fail
+    /// with `Closed`; reads keep working.
+    pub fn close(&self) {
+        self.inner.tx.write().expect("sender lock").take();
+        if let Some(handle) = self.inner.thread.lock().expect("thread lock").take() {
+            let _ = handle.join();
+        }
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Command>> {
+        self.inner.tx.read().expect("sender lock").clone()
+    }
+
+    /// Manual-writer mode: commits everything queued as one group.
+    pub fn step_writer(&self) -> usize {
+        let (writer, rx) = self.inner.manual.as_ref().expect("store opened with manual_writer");
+        writer.step(&mut rx.lock().expect("manual receiver lock"))
+    }
+
+    fn prepare(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+    ) -> Result<(Command, oneshot::Receiver<Result<Appended, AppendError>>), AppendError> {
+        if let Some(reason) = self.poisoned() {
+            return Err(AppendError::Poisoned(reason));
+        }
+        let info = batch::validate(&batch)?;
+        let (reply, rx) = oneshot::channel();
+        let req = AppendRequest {
+            topic: topic.to_owned(),
+            partition,
+            batch,
+            info,
+            reply,
+        };
+        Ok((Command::Append(req), rx))
+    }
+
+    /// Appends one RecordBatch v2; answers after it is durable.
+    pub async fn append(&self, topic: &str, partition: u32, batch: Bytes) -> Result<Appended, AppendError> {
+        let (command, rx) = self.prepare(topic, partition, batch)?;
+        let tx = self.sender().ok_or(AppendError::Closed)?;
+        tx.send(command).await.map_err(|_| AppendError::Closed)?;
+        rx.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// [`Store::append`] for threads outside an async runtime.
+    pub fn append_blocking(&self, topic: &str, partition: u32, batch: Bytes) -> Result<Appended, AppendError> {
+        let (command, rx) = self.prepare(topic, partition, batch)?;
+        let tx = self.sender().ok_or(AppendError::Closed)?;
+        tx.blocking_send(command).map_err(|_| AppendError::Closed)?;
+        rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// Queues an append without waiting (for manual-writer tests).
+    pub fn submit_append(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+    ) -> Result<oneshot::Receiver<Result<Appended, AppendError>>, AppendError> {
+        let (command, rx) = self.prepare(topic, partition, batch)?;
+        let tx = self.sender().ok_or(AppendError::Closed)?;
+        tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => AppendError::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => AppendError::Closed,
+        })?;
+        Ok(rx)
+    }
+
+    fn admin_command(
+        &self,
+        command: AdminCommand,
+    ) -> Result<oneshot::Receiver<Result<AdminOutcome, AdminError>>, AdminError> {
+        let (reply, rx) = oneshot::channel();
+        let tx = self.sender().ok_or(AdminError::Closed)?;
+        tx.try_send(Command::Admin(admin::AdminRequest { command, reply }))
+            .map_err(|_| AdminError::Closed)?;
+        Ok(rx)
+    }
+
+    /// Runs an admin command and waits for its commit.
+    pub async fn admin(&self, command: AdminCommand) -> Result<AdminOutcome, AdminError> {
+        self.admin_command(command)?.await.map_err(|_| AdminError::Closed)?
+    }
+
+    /// [`Store::admin`] for threads outside an async runtime. In manual
+    /// mode it steps the writer itself.
+    pub fn admin_blocking(&self, command: AdminCommand) -> Result<AdminOutcome, AdminError> {
+        let mut rx = self.admin_command(command)?;
+        if self.inner.manual.is_some() {
+            self.step_writer();
+            return rx.try_recv().map_err(|_| AdminError::Closed)?;
+        }
+        rx.blocking_recv().map_err(|_| AdminError::Closed)?
+    }
+
+    pub fn create_topic_blocking(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: TopicConfig,
+    ) -> Result<TopicMeta, AdminError> {
+        let outcome = self.admin_blocking(AdminCommand::CreateTopic {
+            name: name.to_owned(),
+            partitions,
+            config,
+        })?;
+        match outcome {
+            AdminOutcome::Topic(meta) => Ok(meta),
+            other => unreachable!("create topic answered {other:?}"),
+        }
+    }
+
+    pub async fn create_topic(&self, name: &str, partitions: u32, config: TopicConfig) -> Result<TopicMeta, AdminError> {
+        let outcome = self
+            .admin(AdminCommand::CreateTopic {
+                name: name.to_owned(),
+                partitions,
+                config,
+            })
+            .await?;
+        match outcome {
+            AdminOutcome::Topic(meta) => Ok(meta),
+            other => unreachable!("create topic answered {other:?}"),
+        }
+    }
+
+    /// Receives the commit sequence number, bumped after every commit.
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.inner.shared.commits.subscribe()
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.inner.db
+    }
+}
+
+/// Where an appended batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub base_offset: u64,
+    pub last_offset: u64,
+    pub log_start: u64,
+}

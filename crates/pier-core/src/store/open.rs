@@ -1,0 +1,203 @@
+//! Opening a store: create-by-rename for new databases, format checks, and
+//! rebuilding the in-memory catalog from the tables.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redb::{Builder, Database, Durability, ReadableDatabase, ReadableTable, StorageBackend};
+
+use super::catalog::{BatchMeta, Catalog, PartitionIndex, PartitionState, TopicState};
+use super::error::OpenError;
+use super::tables::{
+    BATCH_INDEX, FORMAT_VERSION, LOG, META, META_FORMAT_VERSION, META_NEXT_TOPIC_ID, PARTITIONS,
+    TOPICS,
+};
+use crate::faults::{DiskFaults, FaultyBackend, MemoryDisk};
+use crate::topic::TopicMeta;
+
+/// File name of the database inside a data directory.
+pub const DB_FILE: &str = "pier.redb";
+const DB_TMP_FILE: &str = "pier.redb.tmp";
+
+/// Where a store keeps its bytes.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A data directory on disk (created if missing).
+    Dir(PathBuf),
+    /// A RAM disk; survives reopening as long as a clone is kept.
+    Memory(MemoryDisk),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
+    move |source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Result of opening: the database, whether redb had to repair it, and how
+/// long the open took.
+pub(crate) struct Opened {
+    pub db: Database,
+    pub repaired: bool,
+}
+
+pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<Opened, OpenError> {
+    match location {
+        Location::Memory(disk) => {
+            let fresh = disk.len_bytes() == 0;
+            let opened = open_backend(FaultyBackend::new(disk.clone(), faults.clone()))?;
+            if fresh {
+                init_tables(&opened.db)?;
+            }
+            Ok(opened)
+        }
+        Location::Dir(dir) => {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            let path = dir.join(DB_FILE);
+            if !path.exists() {
+                create_by_rename(dir)?;
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            let backend = redb::backends::FileBackend::new(file)?;
+            open_backend(FaultyBackend::new(backend, faults.clone()))
+        }
+    }
+}
+
+fn open_backend(backend: impl StorageBackend) -> Result<Opened, OpenError> {
+    let repaired = Arc::new(AtomicBool::new(false));
+    let flag = repaired.clone();
+    let mut builder = Builder::new();
+    builder.set_repair_callback(move |_| flag.store(true, Ordering::SeqCst));
+    let db = builder.create_with_backend(backend)?;
+    Ok(Opened {
+        db,
+        repaired: repaired.load(Ordering::SeqCst),
+    })
+}
+
+/// A new database is built under a temporary name and renamed into place, so
+/// a crash during creation never leaves a half-made `pier.redb`.
+fn create_by_rename(dir: &Path) -> Result<(), OpenError> {
+    let tmp = dir.join(DB_TMP_FILE);
+    let _ = fs::remove_file(&tmp);
+    {
+        let db = Database::create(&tmp)?;
+        init_tables(&db)?;
+    }
+    File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
+    let path = dir.join(DB_FILE);
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    Ok(())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> OpenError {
+    OpenError::Corrupt(e.to_string())
+}
+
+fn init_tables(db: &Database) -> Result<(), OpenError> {
+    let mut txn = db.begin_write().map_err(corrupt)?;
+    txn.set_durability(Durability::Immediate).map_err(corrupt)?;
+    {
+        txn.open_table(TOPICS).map_err(corrupt)?;
+        txn.open_table(PARTITIONS).map_err(corrupt)?;
+        txn.open_table(LOG).map_err(corrupt)?;
+        txn.open_table(BATCH_INDEX).map_err(corrupt)?;
+        let mut meta = txn.open_table(META).map_err(corrupt)?;
+        meta.insert(META_FORMAT_VERSION, FORMAT_VERSION).map_err(corrupt)?;
+        meta.insert(META_NEXT_TOPIC_ID, 0).map_err(corrupt)?;
+    }
+    txn.commit().map_err(corrupt)
+}
+
+/// Rebuilds the catalog from the tables. Reads only the small tables, never
+/// the log itself.
+pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
+    let txn = db.begin_read().map_err(corrupt)?;
+    let meta = txn.open_table(META).map_err(corrupt)?;
+    let version = meta
+        .get(META_FORMAT_VERSION)
+        .map_err(corrupt)?
+        .ok_or_else(|| corrupt("no format version: not a Pier database"))?
+        .value();
+    if version > FORMAT_VERSION {
+        return Err(OpenError::UnsupportedFormat {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let next_topic_id = meta
+        .get(META_NEXT_TOPIC_ID)
+        .map_err(corrupt)?
+        .map_or(0, |v| v.value()) as u32;
+
+    let mut indexes: HashMap<(u32, u32), PartitionIndex> = HashMap::new();
+    for row in txn.open_table(PARTITIONS).map_err(corrupt)?.iter().map_err(corrupt)? {
+        let (k, v) = row.map_err(corrupt)?;
+        let (log_start, next_offset) = v.value();
+        let index = PartitionIndex {
+            log_start,
+            next_offset,
+            ..PartitionIndex::default()
+        };
+        indexes.insert(k.value(), index);
+    }
+    for row in txn.open_table(BATCH_INDEX).map_err(corrupt)?.iter().map_err(corrupt)? {
+        let (k, v) = row.map_err(corrupt)?;
+        let (topic_id, partition, base_offset) = k.value();
+        let (last_offset, max_timestamp_ms, size_bytes) = v.value();
+        let index = indexes
+            .get_mut(&(topic_id, partition))
+            .ok_or_else(|| corrupt(format!("batch for unknown partition {topic_id}/{partition}")))?;
+        let meta = BatchMeta {
+            base_offset,
+            last_offset,
+            max_timestamp_ms,
+            size_bytes,
+        };
+        let expected = index.batches.back().map_or(index.log_start, |b| b.last_offset + 1);
+        if base_offset != expected {
+            return Err(corrupt(format!(
+                "partition {topic_id}/{partition}: batch at {base_offset}, expected {expected}"
+            )));
+        }
+        index.batches.push_back(meta);
+        index.size_bytes += u64::from(size_bytes);
+    }
+
+    let mut catalog = Catalog {
+        next_topic_id,
+        ..Catalog::default()
+    };
+    for row in txn.open_table(TOPICS).map_err(corrupt)?.iter().map_err(corrupt)? {
+        let (_, v) = row.map_err(corrupt)?;
+        let meta: TopicMeta = serde_json::from_slice(v.value()).map_err(corrupt)?;
+        let partitions = (0..meta.partitions)
+            .map(|p| {
+                let index = indexes.remove(&(meta.id, p)).unwrap_or_default();
+                let end = index.batches.back().map_or(index.next_offset, |b| b.last_offset + 1);
+                if end != index.next_offset {
+                    return Err(corrupt(format!(
+                        "topic {} partition {p}: next offset {} but last batch ends at {end}",
+                        meta.name, index.next_offset
+                    )));
+                }
+                Ok(PartitionState::new(index))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        catalog.next_topic_id = catalog.next_topic_id.max(meta.id + 1);
+        catalog
+            .topics
+            .insert(meta.name.clone(), Arc::new(TopicState { meta, partitions }));
+    }
+    Ok(catalog)
+}

@@ -1,0 +1,205 @@
+//! Reads: fetch by offset up to a byte limit, offsets, timestamp lookup and
+//! topic descriptions. Each read opens a short MVCC read transaction and
+//! never holds it across a wait.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use redb::ReadableDatabase;
+use tokio::sync::watch;
+
+use super::Store;
+use super::catalog::PartitionState;
+use super::error::ReadError;
+use super::tables::LOG;
+use crate::batch;
+use crate::topic::TopicMeta;
+
+/// Batches read from one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Whole RecordBatch v2 batches, concatenated, exactly as stored. The
+    /// first may start before the requested offset (clients skip ahead).
+    pub records: Bytes,
+    pub high_watermark: u64,
+    pub log_start: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    pub log_start: u64,
+    pub high_watermark: u64,
+    pub size_bytes: u64,
+    pub batches: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicDescription {
+    pub meta: TopicMeta,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl Store {
+    fn partition(&self, topic: &str, partition: u32) -> Result<(u32, Arc<PartitionState>), ReadError> {
+        let state = self
+            .shared()
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .topic(topic)
+            .ok_or_else(|| ReadError::UnknownTopic(topic.to_owned()))?;
+        let p = state
+            .partitions
+            .get(partition as usize)
+            .ok_or_else(|| ReadError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+                count: state.meta.partitions,
+            })?;
+        Ok((state.meta.id, p.clone()))
+    }
+
+    /// Reads whole batches from `offset` on, stopping once `max_bytes` is
+    /// reached — but always returning at least one batch if there is one, as
+    /// Kafka does, so a large batch can never block a consumer.
+    pub fn read(&self, topic: &str, partition: u32, offset: u64, max_bytes: usize) -> Result<ReadResult, ReadError> {
+        let (topic_id, state) = self.partition(topic, partition)?;
+        let (keys, log_start, high_watermark) = {
+            let index = state.index.read().expect("partition index lock");
+            if offset < index.log_start || offset > index.next_offset {
+                return Err(ReadError::OffsetOutOfRange {
+                    offset,
+                    log_start: index.log_start,
+                    high_watermark: index.next_offset,
+                });
+            }
+            let mut keys = Vec::new();
+            let mut total = 0usize;
+            for b in index.batches.iter().skip(index.position_of(offset)) {
+                if !keys.is_empty() && total + b.size_bytes as usize > max_bytes {
+                    break;
+                }
+                total += b.size_bytes as usize;
+                keys.push(b.base_offset);
+            }
+            (keys, index.log_start, index.next_offset)
+        };
+        let mut out = BytesMut::new();
+        if !keys.is_empty() {
+            let storage = |e: redb::Error| ReadError::Storage(e.to_string());
+            let txn = self.db().begin_read().map_err(|e| storage(e.into()))?;
+            let log = txn.open_table(LOG).map_err(|e| storage(e.into()))?;
+            for base in keys {
+                match log.get((topic_id, partition, base)).map_err(|e| storage(e.into()))? {
+                    Some(value) => out.extend_from_slice(value.value()),
+                    // Retention removed it after we looked at the index.
+                    None if out.is_empty() => {
+                        let (log_start, high_watermark) = state.offsets();
+                        return Err(ReadError::OffsetOutOfRange {
+                            offset,
+                            log_start,
+                            high_watermark,
+                        });
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(ReadResult {
+            records: out.freeze(),
+            high_watermark,
+            log_start,
+        })
+    }
+
+    /// (log start offset, high watermark).
+    pub fn offsets(&self, topic: &str, partition: u32) -> Result<(u64, u64), ReadError> {
+        Ok(self.partition(topic, partition)?.1.offsets())
+    }
+
+    /// The earliest record whose timestamp is at or after `timestamp_ms`:
+    /// its (offset, timestamp), or `None` if there is none.
+    pub fn offset_for_timestamp(
+        &self,
+        topic: &str,
+        partition: u32,
+        timestamp_ms: i64,
+    ) -> Result<Option<(u64, i64)>, ReadError> {
+        let (_, state) = self.partition(topic, partition)?;
+        let candidates: Vec<u64> = state
+            .snapshot()
+            .batches
+            .iter()
+            .filter(|b| b.max_timestamp_ms >= timestamp_ms)
+            .map(|b| b.base_offset)
+            .collect();
+        for base in candidates {
+            let read = match self.read(topic, partition, base, 1) {
+                Ok(read) => read,
+                Err(ReadError::OffsetOutOfRange { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let records = batch::decode_records(&read.records).map_err(|e| ReadError::Storage(e.to_string()))?;
+            if let Some(r) = records.iter().find(|r| r.timestamp >= timestamp_ms) {
+                return Ok(Some((r.offset as u64, r.timestamp)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Watches the high watermark of one partition: long polls wait on it
+    /// (with their own timeout) instead of polling.
+    pub fn watch_partition(&self, topic: &str, partition: u32) -> Result<watch::Receiver<u64>, ReadError> {
+        Ok(self.partition(topic, partition)?.1.high_watermark.subscribe())
+    }
+
+    /// Waits until the partition holds data at or after `offset`, or it is
+    /// deleted. Callers bound it with their own timeout.
+    pub async fn wait_for_offset(&self, topic: &str, partition: u32, offset: u64) -> Result<(), ReadError> {
+        let (_, state) = self.partition(topic, partition)?;
+        let mut rx = state.high_watermark.subscribe();
+        let _ = rx.wait_for(|hw| *hw > offset || state.is_deleted()).await;
+        if state.is_deleted() {
+            return Err(ReadError::UnknownTopic(topic.to_owned()));
+        }
+        Ok(())
+    }
+
+    pub fn topic_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .shared()
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .topics
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
+    pub fn describe_topic(&self, topic: &str) -> Option<TopicDescription> {
+        let state = self.shared().catalog.read().expect("catalog lock").topic(topic)?;
+        let partitions = state
+            .partitions
+            .iter()
+            .enumerate()
+            .map(|(p, s)| {
+                let index = s.index.read().expect("partition index lock");
+                PartitionInfo {
+                    partition: p as u32,
+                    log_start: index.log_start,
+                    high_watermark: index.next_offset,
+                    size_bytes: index.size_bytes,
+                    batches: index.batches.len(),
+                }
+            })
+            .collect();
+        Some(TopicDescription {
+            meta: state.meta.clone(),
+            partitions,
+        })
+    }
+}
