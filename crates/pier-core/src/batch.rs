@@ -217,11 +217,10 @@ pub fn build(
             producer_epoch: stamp.producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: if stamp.base_sequence < 0 {
-                -1
-            } else {
-                stamp.base_sequence.wrapping_add(i as i32)
-            },
+            // The encoder groups records whose offset-minus-sequence agree, and
+            // derives baseSequence from the first: -1 + i keeps a plain
+            // producer's batch whole with baseSequence -1.
+            sequence: stamp.base_sequence.wrapping_add(i as i32),
             timestamp: r.timestamp_ms,
             key: r.key.clone(),
             value: r.value.clone(),

@@ -206,7 +206,7 @@ impl Writer {
             let mut partitions = txn
                 .open_table(PARTITIONS)
                 .map_err(|e| storage_text("open partitions", e))?;
-            let mut ends: HashMap<(u32, u32), u64> = HashMap::new();
+            let mut ends: std::collections::BTreeMap<(u32, u32), u64> = std::collections::BTreeMap::new();
             for p in planned {
                 let key = (p.topic_id, p.req.partition, p.meta.base_offset);
                 let stored = batch::with_base_offset(&p.req.batch, p.meta.base_offset);
