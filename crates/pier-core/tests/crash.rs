@@ -84,7 +84,8 @@ fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let disk = MemoryDisk::new();
     let faults = DiskFaults::new(true);
-    let clock = Arc::new(ManualClock::new(0));
+    let manual_clock = ManualClock::new(0);
+    let clock = Arc::new(manual_clock.clone());
     let options = StoreOptions {
         fsync,
         ..store_options(true)
@@ -98,11 +99,13 @@ fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
         PowerCut::RandomSubset { seed: rng.random() }
     };
     // Creating the topic may itself be cut short.
-    faults.cut_power_at_op(rng.random_range(1..=250), mode);
+    faults.cut_power_at_op(rng.random_range(1..=100), mode);
     let mut acked = Acked::new();
     let mut submitted = BTreeMap::new();
     if store.create_topic_blocking("t", partitions, TopicConfig::default()).is_ok() {
         for round in 0..rng.random_range(1..=30) {
+            // Moves time so the writer's checkpoints land between rounds.
+            manual_clock.advance_ms(rng.random_range(0..600));
             let mut pending = Vec::new();
             for i in 0..rng.random_range(1..=16) {
                 let p = rng.random_range(0..partitions);

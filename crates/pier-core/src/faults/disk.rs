@@ -50,9 +50,14 @@ pub struct DiskFaults {
     cut_mode_seed: AtomicU64,
     ops: AtomicU64,
     syncs_ok: AtomicU64,
+    /// Every file on this disk, so a cut can decide what reached each.
+    caches: Mutex<Vec<Arc<PageCache>>>,
+}
+
+/// Unsynced writes of one file, over the file itself.
+struct PageCache {
+    inner: Arc<dyn StorageBackend>,
     pending: Mutex<Vec<(u64, Vec<u8>)>>,
-    /// The disk under the page cache, so a cut can decide what reached it.
-    inner: Mutex<Option<Arc<dyn StorageBackend>>>,
 }
 
 impl fmt::Debug for DiskFaults {
@@ -127,22 +132,26 @@ impl DiskFaults {
     /// Cuts power now: unsynced writes are lost (or some of them kept, by
     /// seed), and every later operation on this disk fails.
     pub fn cut_power(&self, mode: PowerCut) {
-        let inner = self.inner.lock().expect("inner lock").clone();
-        let mut pending = self.pending.lock().expect("pending lock");
         if self.powered_off.swap(true, Ordering::SeqCst) {
             return;
         }
-        if let (PowerCut::RandomSubset { seed }, Some(inner)) = (mode, inner) {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            for (offset, data) in pending.iter() {
-                if rng.random_bool(0.5) {
-                    // Best effort: a failure here is the same as the write
-                    // never reaching the platter.
-                    let _ = inner.write(*offset, data);
+        let mut rng = ChaCha8Rng::seed_from_u64(match mode {
+            PowerCut::DropAll => 0,
+            PowerCut::RandomSubset { seed } => seed,
+        });
+        for cache in self.caches.lock().expect("caches lock").iter() {
+            let mut pending = cache.pending.lock().expect("pending lock");
+            if matches!(mode, PowerCut::RandomSubset { .. }) {
+                for (offset, data) in pending.iter() {
+                    if rng.random_bool(0.5) {
+                        // Best effort: a failure here is the same as the
+                        // write never reaching the platter.
+                        let _ = cache.inner.write(*offset, data);
+                    }
                 }
             }
+            pending.clear();
         }
-        pending.clear();
     }
 
     fn check_power(&self) -> Result<(), io::Error> {
@@ -173,6 +182,7 @@ impl DiskFaults {
 /// The wrapper redb sees.
 pub struct FaultyBackend {
     inner: Arc<dyn StorageBackend>,
+    cache: Arc<PageCache>,
     faults: Arc<DiskFaults>,
 }
 
@@ -187,8 +197,12 @@ impl fmt::Debug for FaultyBackend {
 impl FaultyBackend {
     pub fn new(inner: impl StorageBackend, faults: Arc<DiskFaults>) -> Self {
         let inner: Arc<dyn StorageBackend> = Arc::new(inner);
-        *faults.inner.lock().expect("inner lock") = Some(inner.clone());
-        Self { inner, faults }
+        let cache = Arc::new(PageCache {
+            inner: inner.clone(),
+            pending: Mutex::new(Vec::new()),
+        });
+        faults.caches.lock().expect("caches lock").push(cache.clone());
+        Self { inner, cache, faults }
     }
 
     /// Applies held writes to the inner backend (without syncing it).
@@ -217,7 +231,7 @@ impl StorageBackend for FaultyBackend {
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
         self.faults.check_power()?;
         self.inner.read(offset, out)?;
-        let pending = self.faults.pending.lock().expect("pending lock");
+        let pending = self.cache.pending.lock().expect("pending lock");
         let end = offset + out.len() as u64;
         for (at, data) in pending.iter() {
             let data_end = at + data.len() as u64;
@@ -235,7 +249,7 @@ impl StorageBackend for FaultyBackend {
     fn set_len(&self, len: u64) -> Result<(), io::Error> {
         self.faults.check_power()?;
         self.check_capacity(len)?;
-        let mut pending = self.faults.pending.lock().expect("pending lock");
+        let mut pending = self.cache.pending.lock().expect("pending lock");
         pending.retain_mut(|(at, data)| {
             if *at >= len {
                 return false;
@@ -255,7 +269,7 @@ impl StorageBackend for FaultyBackend {
         if self.faults.fail_sync.load(Ordering::SeqCst) {
             return Err(injected(io::ErrorKind::Other, "fsync failed (EIO)"));
         }
-        let mut pending = self.faults.pending.lock().expect("pending lock");
+        let mut pending = self.cache.pending.lock().expect("pending lock");
         self.write_back(&mut pending)?;
         drop(pending);
         self.inner.sync_data()?;
@@ -272,7 +286,7 @@ impl StorageBackend for FaultyBackend {
         if !self.faults.page_cache.load(Ordering::SeqCst) {
             return self.inner.write(offset, data);
         }
-        let mut pending = self.faults.pending.lock().expect("pending lock");
+        let mut pending = self.cache.pending.lock().expect("pending lock");
         pending.push((offset, data.to_vec()));
         let held: usize = pending.iter().map(|(_, d)| d.len()).sum();
         if held > PAGE_CACHE_MAX_BYTES {
@@ -339,8 +353,8 @@ mod tests {
     use super::*;
     use crate::faults::MemoryDisk;
 
-    fn disk() -> (MemoryDisk, Arc<DiskFaults>, FaultyBackend) {
-        let mem = MemoryDisk::new();
+    fn disk() -> (crate::faults::MemoryFile, Arc<DiskFaults>, FaultyBackend) {
+        let mem = MemoryDisk::new().file("f");
         let faults = DiskFaults::new(true);
         let backend = FaultyBackend::new(mem.clone(), faults.clone());
         backend.set_len(4096).unwrap();

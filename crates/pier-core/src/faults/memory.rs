@@ -1,15 +1,16 @@
-//! A RAM disk that outlives the database using it, so a test can "cut power",
-//! drop the `Database`, and reopen what was persisted.
+//! A RAM "directory" of files that outlives the database using it, so a
+//! test can cut power, drop the `Database`, and reopen what was persisted.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::StorageBackend;
 
-/// Clones share the same bytes.
+/// A set of named in-memory files. Clones share the same files.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDisk {
-    bytes: Arc<RwLock<Vec<u8>>>,
+    files: Arc<Mutex<HashMap<String, MemoryFile>>>,
 }
 
 impl MemoryDisk {
@@ -17,22 +18,40 @@ impl MemoryDisk {
         Self::default()
     }
 
+    /// The file called `name`, created empty on first use.
+    pub fn file(&self, name: &str) -> MemoryFile {
+        self.files
+            .lock()
+            .expect("memory disk lock")
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+/// One in-memory file; clones share the same bytes.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryFile {
+    bytes: Arc<RwLock<Vec<u8>>>,
+}
+
+impl MemoryFile {
     pub fn len_bytes(&self) -> usize {
-        self.bytes.read().expect("memory disk lock").len()
+        self.bytes.read().expect("memory file lock").len()
     }
 }
 
 fn out_of_range() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the memory disk")
+    io::Error::new(io::ErrorKind::UnexpectedEof, "access past the end of a memory file")
 }
 
-impl StorageBackend for MemoryDisk {
+impl StorageBackend for MemoryFile {
     fn len(&self) -> Result<u64, io::Error> {
         Ok(self.len_bytes() as u64)
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
-        let bytes = self.bytes.read().expect("memory disk lock");
+        let bytes = self.bytes.read().expect("memory file lock");
         let start = usize::try_from(offset).map_err(|_| out_of_range())?;
         let end = start.checked_add(out.len()).ok_or_else(out_of_range)?;
         let src = bytes.get(start..end).ok_or_else(out_of_range)?;
@@ -42,7 +61,7 @@ impl StorageBackend for MemoryDisk {
 
     fn set_len(&self, len: u64) -> Result<(), io::Error> {
         let len = usize::try_from(len).map_err(|_| out_of_range())?;
-        self.bytes.write().expect("memory disk lock").resize(len, 0);
+        self.bytes.write().expect("memory file lock").resize(len, 0);
         Ok(())
     }
 
@@ -51,7 +70,7 @@ impl StorageBackend for MemoryDisk {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
-        let mut bytes = self.bytes.write().expect("memory disk lock");
+        let mut bytes = self.bytes.write().expect("memory file lock");
         let start = usize::try_from(offset).map_err(|_| out_of_range())?;
         let end = start + data.len();
         if end > bytes.len() {

@@ -5,4 +5,4 @@ mod disk;
 mod memory;
 
 pub use disk::{DiskFaults, FaultyBackend, PowerCut};
-pub use memory::MemoryDisk;
+pub use memory::{MemoryDisk, MemoryFile};

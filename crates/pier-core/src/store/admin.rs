@@ -52,12 +52,13 @@ enum Publish {
 }
 
 impl Writer {
-    pub(crate) fn run_admin(&self, req: AdminRequest) {
+    pub(crate) fn run_admin(&mut self, req: AdminRequest) {
         let result = self.admin(req.command);
         let _ = req.reply.send(result);
     }
 
-    fn admin(&self, command: AdminCommand) -> Result<AdminOutcome, AdminError> {
+    /// Admin commits are durable redb commits, so they also checkpoint.
+    fn admin(&mut self, command: AdminCommand) -> Result<AdminOutcome, AdminError> {
         if let Some(reason) = self.shared.poisoned() {
             return Err(AdminError::Poisoned(reason));
         }
@@ -66,6 +67,7 @@ impl Writer {
             Err(storage) => return Err(AdminError::Poisoned(self.poison(storage))),
         };
         self.publish_admin(publish);
+        self.after_durable_commit();
         Ok(outcome)
     }
 
@@ -142,7 +144,7 @@ impl Writer {
     }
 
     fn create_topic(&self, meta: TopicMeta) -> Result<(Publish, AdminOutcome), String> {
-        let txn = self.begin()?;
+        let txn = self.begin(true)?;
         {
             let json = serde_json::to_vec(&meta).expect("topic meta serializes");
             let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
@@ -174,7 +176,7 @@ impl Writer {
 
     fn delete_topic(&self, topic: &TopicState) -> Result<(Publish, AdminOutcome), String> {
         let id = topic.meta.id;
-        let txn = self.begin()?;
+        let txn = self.begin(true)?;
         {
             let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
             topics
@@ -206,7 +208,7 @@ impl Writer {
         topic: &TopicState,
         meta: TopicMeta,
     ) -> Result<(Publish, AdminOutcome), String> {
-        let txn = self.begin()?;
+        let txn = self.begin(true)?;
         {
             let json = serde_json::to_vec(&meta).expect("topic meta serializes");
             let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
@@ -254,7 +256,7 @@ impl Writer {
         if trims.is_empty() {
             return Ok((Publish::Trim(Vec::new()), AdminOutcome::Retention { batches_deleted: 0 }));
         }
-        let txn = self.begin()?;
+        let txn = self.begin(true)?;
         {
             let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
             let mut index = txn

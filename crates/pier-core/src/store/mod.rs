@@ -8,6 +8,7 @@ mod open;
 mod read;
 mod stats;
 mod tables;
+mod wal;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use admin::{AdminCommand, AdminOutcome};
 pub use catalog::BatchMeta;
 pub use error::{AdminError, AppendError, OpenError, ReadError};
-pub use open::{DB_FILE, Location};
+pub use open::{DB_FILE, Location, WAL_FILE};
 pub use read::{PartitionInfo, ReadResult, TopicDescription};
 pub use stats::StoreStatsSnapshot;
 pub use writer::{GROUP_COMMIT_MAX_BYTES, GROUP_COMMIT_MAX_REQUESTS};
@@ -86,6 +87,8 @@ impl Shared {
 pub struct RecoveryReport {
     /// redb found an unclean shutdown and repaired the file.
     pub repaired: bool,
+    /// Batches found in the write-ahead log and applied on open.
+    pub replayed_batches: usize,
     pub topics: usize,
     pub batches: usize,
     pub open_micros: u64,
@@ -107,7 +110,7 @@ struct Inner {
     shared: Arc<Shared>,
     db: Arc<Database>,
     tx: std::sync::RwLock<Option<mpsc::Sender<Command>>>,
-    manual: Option<(Writer, Mutex<mpsc::Receiver<Command>>)>,
+    manual: Option<Mutex<(Writer, mpsc::Receiver<Command>)>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     faults: Arc<DiskFaults>,
     recovery: RecoveryReport,
@@ -138,9 +141,18 @@ impl Store {
     ) -> Result<Self, OpenError> {
         let started = std::time::Instant::now();
         let opened = open::open_db(&location, &faults)?;
+        let applied = open::applied_seq(&opened.db)?;
+        let wal_io = |source| OpenError::Io {
+            path: open::WAL_FILE.into(),
+            source,
+        };
+        let (mut wal, replay) = wal::Wal::open(Box::new(opened.wal), applied).map_err(wal_io)?;
+        open::replay_wal(&opened.db, &replay)?;
+        wal.reset().map_err(wal_io)?;
         let catalog = open::load_catalog(&opened.db)?;
         let recovery = RecoveryReport {
             repaired: opened.repaired,
+            replayed_batches: replay.len(),
             topics: catalog.topics.len(),
             batches: catalog
                 .topics
@@ -164,9 +176,12 @@ impl Store {
             db: db.clone(),
             shared: shared.clone(),
             options: options.clone(),
+            wal,
+            unchecked_groups: 0,
+            last_checkpoint_ms: shared.clock.now_ms(),
         };
         let (manual, thread) = if options.manual_writer {
-            (Some((writer, Mutex::new(rx))), None)
+            (Some(Mutex::new((writer, rx))), None)
         } else {
             let handle = std::thread::Builder::new()
                 .name("pier-writer".into())
@@ -223,8 +238,10 @@ impl Store {
 
     /// Manual-writer mode: commits everything queued as one group.
     pub fn step_writer(&self) -> usize {
-        let (writer, rx) = self.inner.manual.as_ref().expect("store opened with manual_writer");
-        writer.step(&mut rx.lock().expect("manual receiver lock"))
+        let manual = self.inner.manual.as_ref().expect("store opened with manual_writer");
+        let mut guard = manual.lock().expect("manual writer lock");
+        let (writer, rx) = &mut *guard;
+        writer.step(rx)
     }
 
     fn prepare(

@@ -12,15 +12,18 @@ use redb::{Builder, Database, Durability, ReadableDatabase, ReadableTable, Stora
 use super::catalog::{BatchMeta, Catalog, PartitionIndex, PartitionState, TopicState};
 use super::error::OpenError;
 use super::tables::{
-    BATCH_INDEX, FORMAT_VERSION, LOG, META, META_FORMAT_VERSION, META_NEXT_TOPIC_ID, PARTITIONS,
-    TOPICS,
+    BATCH_INDEX, FORMAT_VERSION, LOG, META, META_FORMAT_VERSION, META_NEXT_TOPIC_ID,
+    META_WAL_APPLIED_SEQ, PARTITIONS, TOPICS,
 };
+use super::wal::WalEntry;
 use crate::faults::{DiskFaults, FaultyBackend, MemoryDisk};
 use crate::topic::TopicMeta;
 
 /// File name of the database inside a data directory.
 pub const DB_FILE: &str = "pier.redb";
 const DB_TMP_FILE: &str = "pier.redb.tmp";
+/// File name of the write-ahead log inside a data directory.
+pub const WAL_FILE: &str = "pier.wal";
 
 /// Where a store keeps its bytes.
 #[derive(Debug, Clone)]
@@ -42,23 +45,29 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
 /// long the open took.
 pub(crate) struct Opened {
     pub db: Database,
+    pub wal: FaultyBackend,
     pub repaired: bool,
 }
 
 pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<Opened, OpenError> {
     match location {
         Location::Memory(disk) => {
-            let fresh = disk.len_bytes() == 0;
-            let opened = open_backend(FaultyBackend::new(disk.clone(), faults.clone()))?;
+            let file = disk.file(DB_FILE);
+            let fresh = file.len_bytes() == 0;
+            let (db, repaired) = open_backend(FaultyBackend::new(file, faults.clone()))?;
             if fresh {
-                init_tables(&opened.db)?;
+                init_tables(&db)?;
             }
-            Ok(opened)
+            let wal = FaultyBackend::new(disk.file(WAL_FILE), faults.clone());
+            Ok(Opened { db, wal, repaired })
         }
         Location::Dir(dir) => {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
             let path = dir.join(DB_FILE);
+            let wal_path = dir.join(WAL_FILE);
             if !path.exists() {
+                // A log without its database belongs to nothing.
+                let _ = fs::remove_file(&wal_path);
                 create_by_rename(dir)?;
             }
             let file = OpenOptions::new()
@@ -67,21 +76,58 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                 .open(&path)
                 .map_err(io_err(&path))?;
             let backend = redb::backends::FileBackend::new(file)?;
-            open_backend(FaultyBackend::new(backend, faults.clone()))
+            let (db, repaired) = open_backend(FaultyBackend::new(backend, faults.clone()))?;
+            let wal_file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&wal_path)
+                .map_err(io_err(&wal_path))?;
+            let wal = FaultyBackend::new(redb::backends::FileBackend::new(wal_file)?, faults.clone());
+            Ok(Opened { db, wal, repaired })
         }
     }
 }
 
-fn open_backend(backend: impl StorageBackend) -> Result<Opened, OpenError> {
+/// Applies log entries newer than the last checkpoint in one durable commit.
+pub(crate) fn replay_wal(db: &Database, entries: &[WalEntry]) -> Result<(), OpenError> {
+    let Some(last) = entries.last() else { return Ok(()) };
+    let mut txn = db.begin_write().map_err(corrupt)?;
+    txn.set_durability(Durability::Immediate).map_err(corrupt)?;
+    {
+        let mut log = txn.open_table(LOG).map_err(corrupt)?;
+        let mut index = txn.open_table(BATCH_INDEX).map_err(corrupt)?;
+        for e in entries {
+            let bytes = bytes::Bytes::copy_from_slice(&e.batch);
+            let info = crate::batch::validate(&bytes).map_err(corrupt)?;
+            let key = (e.topic_id, e.partition, e.base_offset);
+            let last_offset = e.base_offset + u64::from(info.last_offset_delta);
+            log.insert(key, e.batch.as_slice()).map_err(corrupt)?;
+            index
+                .insert(key, (last_offset, info.max_timestamp_ms, info.size_bytes as u32))
+                .map_err(corrupt)?;
+        }
+        let mut meta = txn.open_table(META).map_err(corrupt)?;
+        meta.insert(META_WAL_APPLIED_SEQ, last.seq).map_err(corrupt)?;
+    }
+    txn.commit().map_err(corrupt)
+}
+
+/// Sequence number of the last log entry the tables include.
+pub(crate) fn applied_seq(db: &Database) -> Result<u64, OpenError> {
+    let txn = db.begin_read().map_err(corrupt)?;
+    let meta = txn.open_table(META).map_err(corrupt)?;
+    Ok(meta.get(META_WAL_APPLIED_SEQ).map_err(corrupt)?.map_or(0, |v| v.value()))
+}
+
+fn open_backend(backend: impl StorageBackend) -> Result<(Database, bool), OpenError> {
     let repaired = Arc::new(AtomicBool::new(false));
     let flag = repaired.clone();
     let mut builder = Builder::new();
     builder.set_repair_callback(move |_| flag.store(true, Ordering::SeqCst));
     let db = builder.create_with_backend(backend)?;
-    Ok(Opened {
-        db,
-        repaired: repaired.load(Ordering::SeqCst),
-    })
+    Ok((db, repaired.load(Ordering::SeqCst)))
 }
 
 /// A new database is built under a temporary name and renamed into place, so
@@ -183,15 +229,12 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
         let meta: TopicMeta = serde_json::from_slice(v.value()).map_err(corrupt)?;
         let partitions = (0..meta.partitions)
             .map(|p| {
-                let index = indexes.remove(&(meta.id, p)).unwrap_or_default();
-                let end = index.batches.back().map_or(index.next_offset, |b| b.last_offset + 1);
-                if end != index.next_offset {
-                    return Err(corrupt(format!(
-                        "topic {} partition {p}: next offset {} but last batch ends at {end}",
-                        meta.name, index.next_offset
-                    )));
-                }
-                Ok(PartitionState::new(index))
+                let mut index = indexes.remove(&(meta.id, p)).unwrap_or_default();
+                index.next_offset = match index.batches.back() {
+                    Some(b) => b.last_offset + 1,
+                    None => index.next_offset.max(index.log_start),
+                };
+                Ok::<_, OpenError>(PartitionState::new(index))
             })
             .collect::<Result<Vec<_>, _>>()?;
         catalog.next_topic_id = catalog.next_topic_id.max(meta.id + 1);

@@ -8,7 +8,8 @@ pub type BatchKey = (u32, u32, u64);
 
 /// Topic name → JSON [`crate::topic::TopicMeta`].
 pub const TOPICS: TableDefinition<&str, &[u8]> = TableDefinition::new("topics");
-/// (topic id, partition) → (log start offset, next offset).
+/// (topic id, partition) → (log start offset, next offset when the log is
+/// empty). With batches present the next offset follows the last batch.
 pub const PARTITIONS: TableDefinition<(u32, u32), (u64, u64)> = TableDefinition::new("partitions");
 /// Batch bytes as the client sent them, base offset rewritten.
 pub const LOG: TableDefinition<BatchKey, &[u8]> = TableDefinition::new("log");
@@ -21,5 +22,7 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 pub const META_FORMAT_VERSION: &str = "format_version";
 pub const META_NEXT_TOPIC_ID: &str = "next_topic_id";
+/// Sequence number of the last write-ahead log entry applied to the tables.
+pub const META_WAL_APPLIED_SEQ: &str = "wal_applied_seq";
 /// Bumped on any incompatible change to the tables above.
 pub const FORMAT_VERSION: u64 = 1;

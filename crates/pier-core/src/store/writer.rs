@@ -1,17 +1,19 @@
-//! The single writer. It owns every redb write transaction: appends that
-//! arrive while a commit is in flight queue up and go into the next commit
-//! together (group commit); nobody is answered before that commit's fsync.
+//! The single writer. It owns the write-ahead log and every redb write
+//! transaction: appends that arrive while a commit is in flight queue up and
+//! go into the next one together (group commit); nobody is answered before
+//! that group's fdatasync.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use redb::{Database, Durability, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::{BatchMeta, PartitionState};
 use super::error::{AppendError, storage_text};
-use super::tables::{BATCH_INDEX, LOG, PARTITIONS};
+use super::tables::{BATCH_INDEX, LOG, META, META_WAL_APPLIED_SEQ};
+use super::wal::{WAL_CHECKPOINT_BYTES, Wal};
 use super::{Appended, Shared, StoreOptions};
 use crate::batch::{self, BatchInfo};
 
@@ -19,6 +21,8 @@ use crate::batch::{self, BatchInfo};
 pub const GROUP_COMMIT_MAX_REQUESTS: usize = 4_096;
 /// Most batch bytes taken into one commit.
 pub const GROUP_COMMIT_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// An idle writer checkpoints when the last checkpoint is this old.
+pub const CHECKPOINT_INTERVAL_MS: i64 = 1_000;
 
 pub(crate) struct AppendRequest {
     pub topic: String,
@@ -45,31 +49,74 @@ pub(crate) struct Writer {
     pub db: Arc<Database>,
     pub shared: Arc<Shared>,
     pub options: StoreOptions,
+    pub wal: Wal,
+    /// Applied to redb but not yet made durable there by a checkpoint.
+    pub unchecked_groups: u64,
+    pub last_checkpoint_ms: i64,
 }
 
 impl Writer {
-    /// Runs until every sender is gone.
-    pub fn run(self, mut rx: mpsc::Receiver<Command>) {
+    /// Runs until every sender is gone, then checkpoints.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         while let Some(first) = rx.blocking_recv() {
             let group = drain_group(first, &mut rx);
             self.process(group);
+            if rx.is_empty() {
+                self.maybe_checkpoint(false);
+            }
         }
+        self.maybe_checkpoint(true);
         tracing::debug!("writer stopped: all senders dropped");
     }
 
     /// Commits everything already queued as one group; returns how many
     /// commands it handled. Used by deterministic tests in manual mode.
-    pub fn step(&self, rx: &mut mpsc::Receiver<Command>) -> usize {
+    pub fn step(&mut self, rx: &mut mpsc::Receiver<Command>) -> usize {
         let Ok(first) = rx.try_recv() else { return 0 };
         let group = drain_group(first, rx);
         let n = group.len();
         self.process(group);
+        self.maybe_checkpoint(false);
         n
+    }
+
+    /// A durable redb commit, after which the log can be emptied. Runs when
+    /// the log is big, when the writer is idle and the last one is old, or
+    /// when `force`d (shutdown).
+    pub fn maybe_checkpoint(&mut self, force: bool) {
+        if self.unchecked_groups == 0 || self.shared.poisoned().is_some() {
+            return;
+        }
+        let now_ms = self.shared.clock.now_ms();
+        let due = self.wal.len_bytes() >= WAL_CHECKPOINT_BYTES
+            || now_ms - self.last_checkpoint_ms >= CHECKPOINT_INTERVAL_MS;
+        if !(force || due) {
+            return;
+        }
+        let result = self.begin(true).and_then(|txn| {
+            txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            txn.commit().map_err(|e| storage_text("checkpoint commit", e))
+        });
+        match result {
+            Ok(()) => self.after_durable_commit(),
+            Err(reason) => {
+                self.poison(reason);
+            }
+        }
+    }
+
+    /// Everything applied so far is durable in redb: empty the log.
+    pub fn after_durable_commit(&mut self) {
+        self.unchecked_groups = 0;
+        self.last_checkpoint_ms = self.shared.clock.now_ms();
+        if let Err(e) = self.wal.reset() {
+            self.poison(storage_text("reset write-ahead log", e));
+        }
     }
 
     /// Appends go into one transaction; an admin command commits alone, in
     /// order, so its effect is visible to the appends after it.
-    fn process(&self, group: Vec<Command>) {
+    fn process(&mut self, group: Vec<Command>) {
         let mut appends = Vec::new();
         for command in group {
             match command {
@@ -83,12 +130,14 @@ impl Writer {
         self.commit_appends(appends);
     }
 
-    pub fn begin(&self) -> Result<WriteTransaction, String> {
+    /// A write transaction; `durable` ones fsync redb itself (checkpoints
+    /// and admin commands), the others rely on the write-ahead log.
+    pub fn begin(&self, durable: bool) -> Result<WriteTransaction, String> {
         let mut txn = self
             .db
             .begin_write()
             .map_err(|e| storage_text("begin write", e))?;
-        let durability = if self.options.fsync {
+        let durability = if durable {
             Durability::Immediate
         } else {
             Durability::None
@@ -107,7 +156,7 @@ impl Writer {
         poison.get_or_insert(reason).clone()
     }
 
-    fn commit_appends(&self, requests: Vec<AppendRequest>) {
+    fn commit_appends(&mut self, requests: Vec<AppendRequest>) {
         if requests.is_empty() {
             return;
         }
@@ -196,38 +245,42 @@ impl Writer {
         Ok((topic.meta.id, partition))
     }
 
-    fn write_planned(&self, planned: &[Planned]) -> Result<(), String> {
-        let txn = self.begin()?;
+    /// Log first (one write, one fdatasync), then redb without fsync.
+    fn write_planned(&mut self, planned: &[Planned]) -> Result<(), String> {
+        let stored: Vec<Vec<u8>> = planned
+            .iter()
+            .map(|p| batch::with_base_offset(&p.req.batch, p.meta.base_offset))
+            .collect();
+        let entries: Vec<(u32, u32, u64, &[u8])> = planned
+            .iter()
+            .zip(&stored)
+            .map(|(p, bytes)| (p.topic_id, p.req.partition, p.meta.base_offset, bytes.as_slice()))
+            .collect();
+        let last_seq = self
+            .wal
+            .append(&entries, self.options.fsync)
+            .map_err(|e| storage_text("write-ahead log", e))?;
+        let txn = self.begin(false)?;
         {
             let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
             let mut index = txn
                 .open_table(BATCH_INDEX)
                 .map_err(|e| storage_text("open batch index", e))?;
-            let mut partitions = txn
-                .open_table(PARTITIONS)
-                .map_err(|e| storage_text("open partitions", e))?;
-            let mut ends: std::collections::BTreeMap<(u32, u32), u64> = std::collections::BTreeMap::new();
-            for p in planned {
+            for (p, bytes) in planned.iter().zip(&stored) {
                 let key = (p.topic_id, p.req.partition, p.meta.base_offset);
-                let stored = batch::with_base_offset(&p.req.batch, p.meta.base_offset);
-                log.insert(key, stored.as_slice())
+                log.insert(key, bytes.as_slice())
                     .map_err(|e| storage_text("append to log", e))?;
                 index
                     .insert(key, (p.meta.last_offset, p.meta.max_timestamp_ms, p.meta.size_bytes))
                     .map_err(|e| storage_text("append to batch index", e))?;
-                ends.insert((p.topic_id, p.req.partition), p.meta.last_offset + 1);
             }
-            for ((topic_id, partition), end) in ends {
-                let log_start = partitions
-                    .get((topic_id, partition))
-                    .map_err(|e| storage_text("read partition", e))?
-                    .map_or(0, |v| v.value().0);
-                partitions
-                    .insert((topic_id, partition), (log_start, end))
-                    .map_err(|e| storage_text("update partition", e))?;
-            }
+            let mut meta = txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            meta.insert(META_WAL_APPLIED_SEQ, last_seq)
+                .map_err(|e| storage_text("record applied log position", e))?;
         }
-        txn.commit().map_err(|e| storage_text("commit", e))
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        self.unchecked_groups += 1;
+        Ok(())
     }
 
     /// Makes committed batches visible, wakes long polls, answers callers.

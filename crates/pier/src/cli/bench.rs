@@ -1,0 +1,204 @@
+//! `pier bench storage`: durable append throughput and latency against the
+//! raw fdatasync rate of the same disk, measured in the same run.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Args, Subcommand, ValueEnum};
+use kafka_protocol::records::Compression;
+use pier_core::batch::{self, NewRecord};
+use pier_core::{Location, Store, StoreOptions, SystemClock, TopicConfig};
+use serde::Serialize;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable appends/s and latency for 1, 16 and 64 concurrent appenders.
+    Storage(StorageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StorageArgs {
+    /// Scratch directory on the disk to measure (emptied first).
+    #[arg(long, default_value = "target/bench-storage")]
+    dir: PathBuf,
+    /// Seconds per case.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    #[arg(long, default_value_t = 1024)]
+    record_bytes: usize,
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    appenders: Vec<usize>,
+    /// redb commit modes to compare.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "default")]
+    modes: Vec<CommitMode>,
+    /// Commit without fsync (shows the CPU cost of a commit; not durable).
+    #[arg(long)]
+    no_fsync: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// One fsync per commit with checksummed commit slots.
+    Default,
+    /// Two fsyncs per commit.
+    TwoPhase,
+    /// Default plus quick repair (allocator state saved per commit).
+    QuickRepair,
+}
+
+#[derive(Debug, Serialize)]
+struct Case {
+    name: String,
+    appenders: usize,
+    ops_per_sec: f64,
+    mib_per_sec: f64,
+    p50_micros: u64,
+    p99_micros: u64,
+    appends_per_commit: f64,
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Storage(args) => storage(&args),
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn storage(args: &StorageArgs) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(&args.dir);
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    let duration = Duration::from_secs_f64(args.seconds);
+    let mut cases = vec![raw_fdatasync(&args.dir, args.record_bytes, duration)?];
+    if !args.json {
+        print_header();
+        print_case(&cases[0]);
+    }
+    for mode in &args.modes {
+        for &n in &args.appenders {
+            let case = appenders(args, *mode, n, duration)?;
+            if !args.json {
+                print_case(&case);
+            }
+            cases.push(case);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&cases)?);
+    }
+    let _ = std::fs::remove_dir_all(&args.dir);
+    Ok(())
+}
+
+fn print_header() {
+    println!(
+        "{:<34} {:>9} {:>12} {:>9} {:>9} {:>9} {:>10}",
+        "case", "appenders", "ops/s", "MiB/s", "p50 µs", "p99 µs", "per commit"
+    );
+}
+
+fn print_case(c: &Case) {
+    println!(
+        "{:<34} {:>9} {:>12.0} {:>9.1} {:>9} {:>9} {:>10.1}",
+        c.name, c.appenders, c.ops_per_sec, c.mib_per_sec, c.p50_micros, c.p99_micros, c.appends_per_commit
+    );
+}
+
+/// Appends `record_bytes` to a file and fdatasyncs, one at a time: the most
+/// a one-fsync-per-ack design can do on this disk.
+fn raw_fdatasync(dir: &Path, record_bytes: usize, duration: Duration) -> anyhow::Result<Case> {
+    let path = dir.join("raw-fdatasync");
+    let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+    let data = vec![0x5a; record_bytes];
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        let t = Instant::now();
+        file.write_all(&data)?;
+        file.sync_data()?;
+        latencies.push(t.elapsed().as_micros() as u64);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    Ok(Case {
+        name: "raw append+fdatasync".into(),
+        appenders: 1,
+        ops_per_sec: latencies.len() as f64 / secs,
+        mib_per_sec: (latencies.len() * record_bytes) as f64 / secs / 1_048_576.0,
+        p50_micros: percentile(&latencies, 0.5),
+        p99_micros: percentile(&latencies, 0.99),
+        appends_per_commit: 1.0,
+    })
+}
+
+fn appenders(args: &StorageArgs, mode: CommitMode, n: usize, duration: Duration) -> anyhow::Result<Case> {
+    let dir = args.dir.join(format!("{mode:?}-{n}"));
+    let options = StoreOptions {
+        two_phase_commit: matches!(mode, CommitMode::TwoPhase),
+        quick_repair: matches!(mode, CommitMode::QuickRepair),
+        fsync: !args.no_fsync,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(Location::Dir(dir), options, Arc::new(SystemClock))?;
+    let partitions = n.clamp(1, 8) as u32;
+    store.create_topic_blocking("bench", partitions, TopicConfig::default())?;
+    let record = NewRecord {
+        value: Some(Bytes::from(vec![0x5a; args.record_bytes])),
+        timestamp_ms: 0,
+        ..NewRecord::default()
+    };
+    let batch = batch::build(&[record], Compression::None, None);
+    let stop = Arc::new(AtomicBool::new(false));
+    let before = store.stats();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (store, batch, stop) = (store.clone(), batch.clone(), stop.clone());
+            std::thread::spawn(move || -> anyhow::Result<Vec<u64>> {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    store.append_blocking("bench", (i % partitions as usize) as u32, batch.clone())?;
+                    latencies.push(t.elapsed().as_micros() as u64);
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    std::thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for t in threads {
+        latencies.extend(t.join().expect("appender thread")?);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let after = store.stats();
+    store.close();
+    latencies.sort_unstable();
+    let commits = (after.commits - before.commits).max(1);
+    Ok(Case {
+        name: format!("pier append ({mode:?})"),
+        appenders: n,
+        ops_per_sec: latencies.len() as f64 / secs,
+        mib_per_sec: (latencies.len() * args.record_bytes) as f64 / secs / 1_048_576.0,
+        p50_micros: percentile(&latencies, 0.5),
+        p99_micros: percentile(&latencies, 0.99),
+        appends_per_commit: (after.appends - before.appends) as f64 / commits as f64,
+    })
+}

@@ -1,0 +1,66 @@
+//! Command-line parsing and dispatch.
+
+mod bench;
+mod debug;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "pier", version, about = "A local, durable, Kafka-compatible message queue workbench")]
+pub struct Cli {
+    /// Log output format (levels come from RUST_LOG; quiet by default).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PIER_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the broker.
+    Serve(serve::ServeArgs),
+    /// Measure Pier and the disk under it.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Tools for Pier's own tests.
+    #[command(subcommand, hide = true)]
+    Debug(debug::DebugCommand),
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Debug(cmd) => debug::run(cmd),
+    }
+}
+
+/// `$XDG_DATA_HOME/pier/data`, or `~/.local/share/pier/data`.
+pub fn default_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("pier").join("data")
+}
