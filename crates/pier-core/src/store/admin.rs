@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use super::catalog::{PartitionIndex, PartitionState, TopicState};
 use super::error::{AdminError, storage_text};
 use super::tables::{BATCH_INDEX, LOG, META, META_NEXT_TOPIC_ID, PARTITIONS, TOPICS};
-use super::writer::Writer;
+use super::applier::Applier;
 use crate::topic::{self, PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX, TopicConfig, TopicError, TopicMeta};
 
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ enum Publish {
     Trim(Vec<(Arc<PartitionState>, usize, u64)>),
 }
 
-impl Writer {
+impl Applier {
     pub(crate) fn run_admin(&mut self, req: AdminRequest) {
         let result = self.admin(req.command);
         let _ = req.reply.send(result);

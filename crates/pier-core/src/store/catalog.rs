@@ -6,7 +6,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use bytes::Bytes;
 use tokio::sync::watch;
+
+/// Batch bytes kept in memory per partition once they are in redb: the tail
+/// that live consumers read. Batches not yet in redb are always kept.
+pub const TAIL_CACHE_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 use crate::topic::TopicMeta;
 
@@ -26,6 +31,11 @@ pub struct PartitionIndex {
     /// Next offset to assign; also the high watermark (single replica).
     pub next_offset: u64,
     pub batches: VecDeque<BatchMeta>,
+    /// Bytes of recent batches, parallel to `batches`; `None` = read redb.
+    pub cache: VecDeque<Option<Bytes>>,
+    pub cached_bytes: u64,
+    /// Offsets below this are in redb.
+    pub applied_end: u64,
     pub size_bytes: u64,
 }
 
@@ -35,17 +45,47 @@ impl PartitionIndex {
         self.batches.partition_point(|b| b.last_offset < offset)
     }
 
-    pub fn push(&mut self, meta: BatchMeta) {
-        debug_assert_eq!(meta.base_offset, self.next_offset, "offsets must be dense");
+    /// Adds a batch that is durable (in the log) but maybe not yet in redb.
+    pub fn push(&mut self, meta: BatchMeta, bytes: Bytes) {
+        assert_eq!(meta.base_offset, self.next_offset, "offsets must be dense");
         self.next_offset = meta.last_offset + 1;
         self.size_bytes += u64::from(meta.size_bytes);
+        self.cached_bytes += bytes.len() as u64;
         self.batches.push_back(meta);
+        self.cache.push_back(Some(bytes));
+    }
+
+    /// Adds a batch found in redb on open.
+    pub fn push_stored(&mut self, meta: BatchMeta) {
+        self.size_bytes += u64::from(meta.size_bytes);
+        self.batches.push_back(meta);
+        self.cache.push_back(None);
+        self.applied_end = meta.last_offset + 1;
+    }
+
+    /// Records that redb holds everything below `end`, then trims the cache
+    /// to its budget, oldest first, never dropping what redb lacks.
+    pub fn mark_applied(&mut self, end: u64) {
+        self.applied_end = self.applied_end.max(end);
+        let mut i = 0;
+        while self.cached_bytes > TAIL_CACHE_MAX_BYTES && i < self.batches.len() {
+            if self.batches[i].last_offset >= self.applied_end {
+                break;
+            }
+            if let Some(bytes) = self.cache[i].take() {
+                self.cached_bytes -= bytes.len() as u64;
+            }
+            i += 1;
+        }
     }
 
     /// Drops the oldest `count` batches (retention).
     pub fn drop_front(&mut self, count: usize) {
         for _ in 0..count {
             let Some(b) = self.batches.pop_front() else { break };
+            if let Some(Some(bytes)) = self.cache.pop_front() {
+                self.cached_bytes -= bytes.len() as u64;
+            }
             self.size_bytes -= u64::from(b.size_bytes);
             self.log_start = b.last_offset + 1;
         }
@@ -125,15 +165,16 @@ mod tests {
     #[test]
     fn index_finds_the_batch_holding_an_offset() {
         let mut index = PartitionIndex::default();
-        index.push(meta(0, 4));
-        index.push(meta(5, 5));
-        index.push(meta(6, 9));
+        index.push(meta(0, 4), Bytes::from_static(b"0"));
+        index.push(meta(5, 5), Bytes::from_static(b"5"));
+        index.push(meta(6, 9), Bytes::from_static(b"6"));
         assert_eq!(index.position_of(0), 0);
         assert_eq!(index.position_of(4), 0);
         assert_eq!(index.position_of(5), 1);
         assert_eq!(index.position_of(7), 2);
         assert_eq!(index.position_of(10), 3);
         index.drop_front(2);
+        assert_eq!(index.cached_bytes, 1);
         assert_eq!(index.log_start, 6);
         assert_eq!(index.size_bytes, 10);
         assert_eq!(index.next_offset, 10);

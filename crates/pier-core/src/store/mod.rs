@@ -2,6 +2,7 @@
 //! written by a single group-committing writer.
 
 mod admin;
+mod applier;
 mod catalog;
 mod error;
 mod open;
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use admin::{AdminCommand, AdminOutcome};
 pub use catalog::BatchMeta;
 pub use error::{AdminError, AppendError, OpenError, ReadError};
-pub use open::{DB_FILE, Location, WAL_FILE};
+pub use open::{DB_FILE, Location, WAL_FILES};
 pub use read::{PartitionInfo, ReadResult, TopicDescription};
 pub use stats::StoreStatsSnapshot;
 pub use writer::{GROUP_COMMIT_MAX_BYTES, GROUP_COMMIT_MAX_REQUESTS};
@@ -79,6 +80,13 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn poisoned(&self) -> Option<String> {
         self.poison.lock().expect("poison lock").clone()
+    }
+
+    /// Records the first I/O error; the store refuses writes from then on.
+    pub fn poison(&self, reason: String) -> String {
+        tracing::error!(%reason, "store poisoned");
+        let mut poison = self.poison.lock().expect("poison lock");
+        poison.get_or_insert(reason).clone()
     }
 }
 
@@ -143,12 +151,12 @@ impl Store {
         let opened = open::open_db(&location, &faults)?;
         let applied = open::applied_seq(&opened.db)?;
         let wal_io = |source| OpenError::Io {
-            path: open::WAL_FILE.into(),
+            path: open::WAL_FILES[0].into(),
             source,
         };
-        let (mut wal, replay) = wal::Wal::open(Box::new(opened.wal), applied).map_err(wal_io)?;
+        let [wal_a, wal_b] = opened.wal;
+        let (wal, replay) = wal::Wal::open([Box::new(wal_a), Box::new(wal_b)], applied).map_err(wal_io)?;
         open::replay_wal(&opened.db, &replay)?;
-        wal.reset().map_err(wal_io)?;
         let catalog = open::load_catalog(&opened.db)?;
         let recovery = RecoveryReport {
             repaired: opened.repaired,
@@ -172,13 +180,29 @@ impl Store {
             stats: StoreStats::default(),
         });
         let (tx, rx) = mpsc::channel(WRITER_QUEUE_MAX);
-        let writer = Writer {
+        let applier = applier::Applier {
             db: db.clone(),
             shared: shared.clone(),
             options: options.clone(),
-            wal,
-            unchecked_groups: 0,
+            applied_seq: wal.next_seq - 1,
+            unchecked_commits: 0,
             last_checkpoint_ms: shared.clock.now_ms(),
+            checkpointed: wal.checkpointed.clone(),
+        };
+        let spawn_err = |source| OpenError::Io {
+            path: "writer thread".into(),
+            source,
+        };
+        let link = if options.manual_writer {
+            applier::ApplyLink::Inline(Box::new(applier))
+        } else {
+            applier::ApplyLink::spawn(applier).map_err(spawn_err)?
+        };
+        let writer = Writer {
+            shared: shared.clone(),
+            options: options.clone(),
+            wal,
+            applier: link,
         };
         let (manual, thread) = if options.manual_writer {
             (Some(Mutex::new((writer, rx))), None)

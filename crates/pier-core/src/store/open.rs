@@ -22,8 +22,8 @@ use crate::topic::TopicMeta;
 /// File name of the database inside a data directory.
 pub const DB_FILE: &str = "pier.redb";
 const DB_TMP_FILE: &str = "pier.redb.tmp";
-/// File name of the write-ahead log inside a data directory.
-pub const WAL_FILE: &str = "pier.wal";
+/// File names of the two write-ahead log files inside a data directory.
+pub const WAL_FILES: [&str; 2] = ["pier.wal-a", "pier.wal-b"];
 
 /// Where a store keeps its bytes.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
 /// long the open took.
 pub(crate) struct Opened {
     pub db: Database,
-    pub wal: FaultyBackend,
+    pub wal: [FaultyBackend; 2],
     pub repaired: bool,
 }
 
@@ -58,16 +58,17 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
             if fresh {
                 init_tables(&db)?;
             }
-            let wal = FaultyBackend::new(disk.file(WAL_FILE), faults.clone());
+            let wal = WAL_FILES.map(|name| FaultyBackend::new(disk.file(name), faults.clone()));
             Ok(Opened { db, wal, repaired })
         }
         Location::Dir(dir) => {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
             let path = dir.join(DB_FILE);
-            let wal_path = dir.join(WAL_FILE);
             if !path.exists() {
                 // A log without its database belongs to nothing.
-                let _ = fs::remove_file(&wal_path);
+                for name in WAL_FILES {
+                    let _ = fs::remove_file(dir.join(name));
+                }
                 create_by_rename(dir)?;
             }
             let file = OpenOptions::new()
@@ -77,14 +78,18 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                 .map_err(io_err(&path))?;
             let backend = redb::backends::FileBackend::new(file)?;
             let (db, repaired) = open_backend(FaultyBackend::new(backend, faults.clone()))?;
-            let wal_file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&wal_path)
-                .map_err(io_err(&wal_path))?;
-            let wal = FaultyBackend::new(redb::backends::FileBackend::new(wal_file)?, faults.clone());
+            let open_wal = |name: &str| -> Result<FaultyBackend, OpenError> {
+                let wal_path = dir.join(name);
+                let file = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&wal_path)
+                    .map_err(io_err(&wal_path))?;
+                Ok(FaultyBackend::new(redb::backends::FileBackend::new(file)?, faults.clone()))
+            };
+            let wal = [open_wal(WAL_FILES[0])?, open_wal(WAL_FILES[1])?];
             Ok(Opened { db, wal, repaired })
         }
     }
@@ -216,8 +221,7 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
                 "partition {topic_id}/{partition}: batch at {base_offset}, expected {expected}"
             )));
         }
-        index.batches.push_back(meta);
-        index.size_bytes += u64::from(size_bytes);
+        index.push_stored(meta);
     }
 
     let mut catalog = Catalog {
@@ -234,6 +238,7 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
                     Some(b) => b.last_offset + 1,
                     None => index.next_offset.max(index.log_start),
                 };
+                index.applied_end = index.next_offset;
                 Ok::<_, OpenError>(PartitionState::new(index))
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -76,21 +76,39 @@ impl Store {
             }
             let mut keys = Vec::new();
             let mut total = 0usize;
-            for b in index.batches.iter().skip(index.position_of(offset)) {
+            let start = index.position_of(offset);
+            for (b, cached) in index.batches.iter().zip(&index.cache).skip(start) {
                 if !keys.is_empty() && total + b.size_bytes as usize > max_bytes {
                     break;
                 }
                 total += b.size_bytes as usize;
-                keys.push(b.base_offset);
+                keys.push((b.base_offset, cached.clone()));
             }
             (keys, index.log_start, index.next_offset)
         };
+        // One batch from the tail cache needs no copy at all.
+        if let [(_, Some(bytes))] = keys.as_slice() {
+            return Ok(ReadResult {
+                records: bytes.clone(),
+                high_watermark,
+                log_start,
+            });
+        }
         let mut out = BytesMut::new();
-        if !keys.is_empty() {
+        let mut txn = None;
+        for (base, cached) in keys {
+            if let Some(bytes) = cached {
+                out.extend_from_slice(&bytes);
+                continue;
+            }
             let storage = |e: redb::Error| ReadError::Storage(e.to_string());
-            let txn = self.db().begin_read().map_err(|e| storage(e.into()))?;
-            let log = txn.open_table(LOG).map_err(|e| storage(e.into()))?;
-            for base in keys {
+            if txn.is_none() {
+                let t = self.db().begin_read().map_err(|e| storage(e.into()))?;
+                let log = t.open_table(LOG).map_err(|e| storage(e.into()))?;
+                txn = Some((t, log));
+            }
+            let (_, log) = txn.as_ref().expect("opened above");
+            {
                 match log.get((topic_id, partition, base)).map_err(|e| storage(e.into()))? {
                     Some(value) => out.extend_from_slice(value.value()),
                     // Retention removed it after we looked at the index.

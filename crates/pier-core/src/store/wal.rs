@@ -2,27 +2,34 @@
 //!
 //! A redb commit with `Durability::Immediate` rewrites about ten scattered
 //! pages and costs ~2.5× a sequential append+fdatasync on our disks (see
-//! `docs/benchmarks.md`). So the writer appends each group to this log in
-//! one sequential write and one fdatasync, answers, and applies the group to
-//! redb with `Durability::None`. Every few seconds or megabytes a durable
-//! redb commit (a *checkpoint*) records the last applied sequence number and
-//! the log is emptied. Opening replays entries newer than the checkpoint.
+//! `docs/design.md`). So the writer appends each group to this log with one
+//! write and one fdatasync, makes it visible and answers; the applier copies
+//! it into redb later with `Durability::None` commits, and every second (or
+//! when idle) makes a durable redb commit, a *checkpoint*, that records the
+//! last applied sequence number. Opening replays entries newer than it.
 //!
 //! Entry: `len u32 | crc32c u32 | seq u64 | topic u32 | partition u32 |
 //! base offset u64 | batch bytes`, big-endian; `len` counts from `seq` on and
-//! the CRC covers the same bytes. The file grows in zeroed chunks, so a zero
-//! length marks the end; a torn entry fails its CRC and ends the replay
-//! (it was never acknowledged: acks follow the fdatasync).
+//! the CRC covers the same bytes.
+//!
+//! The log is two files used in turn. When the active one is big and every
+//! entry of the other is checkpointed, the writer switches and overwrites
+//! the other from offset 0 without truncating it (its blocks stay allocated,
+//! so an fdatasync flushes data only). Sequence numbers only grow, so replay
+//! reads each file while entries are intact and numbered one past the
+//! previous: a torn entry (never acknowledged: acks follow the fdatasync),
+//! zeros, or a stale entry from the file's last round all end it.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::StorageBackend;
 
-/// The file grows in steps of this many bytes, so most appends do not change
-/// its size.
+/// A file grows in steps of this many bytes, so most appends keep its size.
 pub const WAL_GROW_BYTES: u64 = 4 * 1024 * 1024;
-/// Checkpoint once the log holds this much.
-pub const WAL_CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+/// The writer switches files once the active one holds this much.
+pub const WAL_SWITCH_BYTES: u64 = 64 * 1024 * 1024;
 const ENTRY_HEADER_BYTES: usize = 8;
 const ENTRY_FIXED_BYTES: usize = 24;
 
@@ -36,51 +43,97 @@ pub(crate) struct WalEntry {
     pub batch: Vec<u8>,
 }
 
-pub(crate) struct Wal {
+struct WalFile {
     file: Box<dyn StorageBackend>,
-    /// End of the last entry.
     end: u64,
-    /// Current file length (≥ end; the rest is zeros).
     capacity: u64,
+    /// Highest sequence number written in this file's current round.
+    max_seq: u64,
+}
+
+pub(crate) struct Wal {
+    files: [WalFile; 2],
+    active: usize,
     pub next_seq: u64,
+    /// Highest sequence number a checkpoint has made durable in redb.
+    pub checkpointed: Arc<AtomicU64>,
 }
 
 impl Wal {
-    /// Opens the log and returns it with every intact entry newer than
-    /// `applied_seq`. Anything after the first bad entry is discarded.
-    pub fn open(file: Box<dyn StorageBackend>, applied_seq: u64) -> io::Result<(Self, Vec<WalEntry>)> {
-        let capacity = file.len()?;
-        let mut bytes = vec![0; capacity as usize];
-        file.read(0, &mut bytes)?;
-        let mut at = 0usize;
+    /// Opens both files and returns every intact entry newer than
+    /// `applied_seq`, in order. The caller must apply them durably before
+    /// appending (both files count as free afterwards).
+    pub fn open(files: [Box<dyn StorageBackend>; 2], applied_seq: u64) -> io::Result<(Self, Vec<WalEntry>)> {
         let mut entries = Vec::new();
-        let mut next_seq = applied_seq + 1;
-        while let Some((entry, size)) = decode(&bytes[at..]) {
-            if entry.seq != next_seq && entry.seq > applied_seq {
-                break;
-            }
-            at += size;
-            if entry.seq > applied_seq {
-                next_seq = entry.seq + 1;
-                entries.push(entry);
+        let mut opened = Vec::new();
+        for file in files {
+            let capacity = file.len()?;
+            let mut bytes = vec![0; capacity as usize];
+            file.read(0, &mut bytes)?;
+            let (chain, end) = read_chain(&bytes);
+            entries.extend(chain.into_iter().filter(|e| e.seq > applied_seq));
+            opened.push(WalFile {
+                file,
+                end,
+                capacity,
+                max_seq: 0,
+            });
+        }
+        entries.sort_by_key(|e| e.seq);
+        for (i, e) in entries.iter().enumerate() {
+            if e.seq != applied_seq + 1 + i as u64 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("write-ahead log entry {} follows a gap (expected {})", e.seq, applied_seq + 1 + i as u64),
+                ));
             }
         }
+        let next_seq = entries.last().map_or(applied_seq, |e| e.seq) + 1;
+        let mut files: [WalFile; 2] = opened.try_into().unwrap_or_else(|_| unreachable!("two files"));
+        // Replayed entries are about to become durable in redb: start over
+        // in file 0.
+        files[0].end = 0;
         let wal = Self {
-            file,
-            end: at as u64,
-            capacity,
+            files,
+            active: 0,
             next_seq,
+            checkpointed: Arc::new(AtomicU64::new(next_seq - 1)),
         };
         Ok((wal, entries))
-    }
-
-    pub fn len_bytes(&self) -> u64 {
-        self.end
     }
 
     /// Appends entries (their `seq` is assigned here) in one write and, if
     /// `sync`, one fdatasync. Returns the last sequence number.
     pub fn append(&mut self, entries: &[(u32, u32, u64, &[u8])], sync: bool) -> io::Result<u64> {
+        self.maybe_switch();
+        let buf = self.encode(entries);
+        let last_seq = self.next_seq - 1;
+        let f = &mut self.files[self.active];
+        let new_end = f.end + buf.len() as u64;
+        if new_end > f.capacity {
+            let grown = new_end.div_ceil(WAL_GROW_BYTES) * WAL_GROW_BYTES;
+            f.file.set_len(grown)?;
+            f.capacity = grown;
+        }
+        f.file.write(f.end, &buf)?;
+        if sync {
+            f.file.sync_data()?;
+        }
+        f.end = new_end;
+        f.max_seq = last_seq;
+        Ok(last_seq)
+    }
+
+    fn maybe_switch(&mut self) {
+        let other = 1 - self.active;
+        let free = self.files[other].max_seq <= self.checkpointed.load(Ordering::SeqCst);
+        if self.files[self.active].end >= WAL_SWITCH_BYTES && free {
+            self.active = other;
+            self.files[other].end = 0;
+        }
+    }
+
+    fn encode(&mut self, entries: &[(u32, u32, u64, &[u8])]) -> Vec<u8> {
         let total: usize = entries
             .iter()
             .map(|e| ENTRY_HEADER_BYTES + ENTRY_FIXED_BYTES + e.3.len())
@@ -101,29 +154,23 @@ impl Wal {
             buf[start + 4..start + 8].copy_from_slice(&crc.to_be_bytes());
             self.next_seq += 1;
         }
-        let new_end = self.end + buf.len() as u64;
-        if new_end > self.capacity {
-            let grown = new_end.div_ceil(WAL_GROW_BYTES) * WAL_GROW_BYTES;
-            self.file.set_len(grown)?;
-            self.capacity = grown;
-        }
-        self.file.write(self.end, &buf)?;
-        if sync {
-            self.file.sync_data()?;
-        }
-        self.end = new_end;
-        Ok(self.next_seq - 1)
+        buf
     }
+}
 
-    /// Empties the log after a checkpoint made everything in it durable.
-    pub fn reset(&mut self) -> io::Result<()> {
-        self.file.set_len(0)?;
-        self.file.set_len(WAL_GROW_BYTES)?;
-        self.file.sync_data()?;
-        self.end = 0;
-        self.capacity = WAL_GROW_BYTES;
-        Ok(())
+/// The intact, consecutively numbered entries at the start of a file, and
+/// where they end.
+fn read_chain(bytes: &[u8]) -> (Vec<WalEntry>, u64) {
+    let mut at = 0usize;
+    let mut chain: Vec<WalEntry> = Vec::new();
+    while let Some((entry, size)) = decode(&bytes[at..]) {
+        if chain.last().is_some_and(|p| entry.seq != p.seq + 1) {
+            break;
+        }
+        at += size;
+        chain.push(entry);
     }
+    (chain, at as u64)
 }
 
 fn decode(bytes: &[u8]) -> Option<(WalEntry, usize)> {
@@ -152,44 +199,60 @@ fn decode(bytes: &[u8]) -> Option<(WalEntry, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::MemoryDisk;
+    use crate::faults::{MemoryDisk, MemoryFile};
+
+    fn files(disk: &MemoryDisk) -> [Box<dyn StorageBackend>; 2] {
+        [Box::new(disk.file("a")), Box::new(disk.file("b"))]
+    }
 
     #[test]
     fn entries_round_trip_and_replay_skips_applied() {
-        let file = MemoryDisk::new().file("wal");
-        let (mut wal, replay) = Wal::open(Box::new(file.clone()), 0).unwrap();
+        let disk = MemoryDisk::new();
+        let (mut wal, replay) = Wal::open(files(&disk), 0).unwrap();
         assert!(replay.is_empty());
         assert_eq!(wal.append(&[(1, 0, 0, b"aa"), (1, 1, 0, b"bbb")], true).unwrap(), 2);
         assert_eq!(wal.append(&[(2, 0, 5, b"c")], true).unwrap(), 3);
-        let (wal2, replay) = Wal::open(Box::new(file.clone()), 1).unwrap();
+        let (wal2, replay) = Wal::open(files(&disk), 1).unwrap();
         assert_eq!(replay.len(), 2);
         assert_eq!(replay[0].batch, b"bbb");
         assert_eq!((replay[1].topic_id, replay[1].base_offset, replay[1].seq), (2, 5, 3));
         assert_eq!(wal2.next_seq, 4);
-        assert_eq!(wal2.len_bytes(), wal.len_bytes());
     }
 
     #[test]
     fn a_torn_tail_ends_the_replay() {
-        let file = MemoryDisk::new().file("wal");
-        let (mut wal, _) = Wal::open(Box::new(file.clone()), 0).unwrap();
+        let disk = MemoryDisk::new();
+        let (mut wal, _) = Wal::open(files(&disk), 0).unwrap();
         wal.append(&[(1, 0, 0, b"kept")], true).unwrap();
-        let end = wal.len_bytes();
         wal.append(&[(1, 0, 1, b"torn")], true).unwrap();
-        file.write(end + 30, b"X").unwrap();
-        let (_, replay) = Wal::open(Box::new(file), 0).unwrap();
+        let file: MemoryFile = disk.file("a");
+        file.write(36 + 30, b"X").unwrap();
+        let (_, replay) = Wal::open(files(&disk), 0).unwrap();
         assert_eq!(replay.len(), 1);
         assert_eq!(replay[0].batch, b"kept");
     }
 
     #[test]
-    fn reset_empties_the_log() {
-        let file = MemoryDisk::new().file("wal");
-        let (mut wal, _) = Wal::open(Box::new(file.clone()), 0).unwrap();
-        wal.append(&[(1, 0, 0, b"x")], true).unwrap();
-        wal.reset().unwrap();
-        let (wal, replay) = Wal::open(Box::new(file), 1).unwrap();
-        assert!(replay.is_empty());
-        assert_eq!(wal.next_seq, 2, "sequence continues from the checkpoint");
+    fn files_are_reused_once_checkpointed_and_stale_entries_ignored() {
+        let disk = MemoryDisk::new();
+        let (mut wal, _) = Wal::open(files(&disk), 0).unwrap();
+        let big = vec![7u8; (WAL_SWITCH_BYTES / 2) as usize];
+        wal.append(&[(1, 0, 0, &big)], true).unwrap();
+        wal.append(&[(1, 0, 1, &big)], true).unwrap();
+        wal.append(&[(1, 0, 2, b"in b")], true).unwrap();
+        assert_eq!(wal.active, 1, "switched: file b was free");
+        wal.append(&[(1, 0, 3, &big)], true).unwrap();
+        wal.append(&[(1, 0, 4, &big)], true).unwrap();
+        wal.append(&[(1, 0, 5, b"still b")], true).unwrap();
+        assert_eq!(wal.active, 1, "a is not checkpointed yet");
+        wal.checkpointed.store(6, Ordering::SeqCst);
+        assert_eq!(wal.append(&[(1, 0, 6, b"a again")], true).unwrap(), 7);
+        assert_eq!(wal.active, 0);
+        let (_, replay) = Wal::open(files(&disk), 6).unwrap();
+        assert_eq!(replay.len(), 1, "stale entries of a's old round are ignored");
+        assert_eq!(replay[0].batch, b"a again");
+        let (_, replay) = Wal::open(files(&disk), 2).unwrap();
+        let seqs: Vec<u64> = replay.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5, 6, 7]);
     }
 }

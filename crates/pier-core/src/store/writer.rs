@@ -1,28 +1,26 @@
-//! The single writer. It owns the write-ahead log and every redb write
-//! transaction: appends that arrive while a commit is in flight queue up and
-//! go into the next one together (group commit); nobody is answered before
-//! that group's fdatasync.
+//! The writer: the one place offsets are assigned. Appends that arrive while
+//! an fdatasync is in flight queue up and go into the next one together
+//! (group commit). Per group: one write-ahead log write and fdatasync, then
+//! the batches become visible (from the tail cache) and callers are
+//! answered; the applier copies them into redb afterwards.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use redb::{Database, Durability, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::applier::{ApplyItem, ApplyLink, ApplyWork};
 use super::catalog::{BatchMeta, PartitionState};
 use super::error::{AppendError, storage_text};
-use super::tables::{BATCH_INDEX, LOG, META, META_WAL_APPLIED_SEQ};
-use super::wal::{WAL_CHECKPOINT_BYTES, Wal};
+use super::wal::Wal;
 use super::{Appended, Shared, StoreOptions};
 use crate::batch::{self, BatchInfo};
 
-/// Most requests taken into one commit.
+/// Most requests taken into one group.
 pub const GROUP_COMMIT_MAX_REQUESTS: usize = 4_096;
-/// Most batch bytes taken into one commit.
+/// Most batch bytes taken into one group.
 pub const GROUP_COMMIT_MAX_BYTES: usize = 64 * 1024 * 1024;
-/// An idle writer checkpoints when the last checkpoint is this old.
-pub const CHECKPOINT_INTERVAL_MS: i64 = 1_000;
 
 pub(crate) struct AppendRequest {
     pub topic: String,
@@ -46,76 +44,36 @@ struct Planned {
 }
 
 pub(crate) struct Writer {
-    pub db: Arc<Database>,
     pub shared: Arc<Shared>,
     pub options: StoreOptions,
     pub wal: Wal,
-    /// Applied to redb but not yet made durable there by a checkpoint.
-    pub unchecked_groups: u64,
-    pub last_checkpoint_ms: i64,
+    pub applier: ApplyLink,
 }
 
 impl Writer {
-    /// Runs until every sender is gone, then checkpoints.
+    /// Runs until every sender is gone; the applier then checkpoints.
     pub fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         while let Some(first) = rx.blocking_recv() {
             let group = drain_group(first, &mut rx);
             self.process(group);
-            if rx.is_empty() {
-                self.maybe_checkpoint(false);
-            }
         }
-        self.maybe_checkpoint(true);
+        self.applier.shutdown();
         tracing::debug!("writer stopped: all senders dropped");
     }
 
-    /// Commits everything already queued as one group; returns how many
-    /// commands it handled. Used by deterministic tests in manual mode.
+    /// Handles everything already queued as one group, and lets an inline
+    /// applier catch up. Used by deterministic tests in manual mode.
     pub fn step(&mut self, rx: &mut mpsc::Receiver<Command>) -> usize {
         let Ok(first) = rx.try_recv() else { return 0 };
         let group = drain_group(first, rx);
         let n = group.len();
         self.process(group);
-        self.maybe_checkpoint(false);
+        self.applier.idle();
         n
     }
 
-    /// A durable redb commit, after which the log can be emptied. Runs when
-    /// the log is big, when the writer is idle and the last one is old, or
-    /// when `force`d (shutdown).
-    pub fn maybe_checkpoint(&mut self, force: bool) {
-        if self.unchecked_groups == 0 || self.shared.poisoned().is_some() {
-            return;
-        }
-        let now_ms = self.shared.clock.now_ms();
-        let due = self.wal.len_bytes() >= WAL_CHECKPOINT_BYTES
-            || now_ms - self.last_checkpoint_ms >= CHECKPOINT_INTERVAL_MS;
-        if !(force || due) {
-            return;
-        }
-        let result = self.begin(true).and_then(|txn| {
-            txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
-            txn.commit().map_err(|e| storage_text("checkpoint commit", e))
-        });
-        match result {
-            Ok(()) => self.after_durable_commit(),
-            Err(reason) => {
-                self.poison(reason);
-            }
-        }
-    }
-
-    /// Everything applied so far is durable in redb: empty the log.
-    pub fn after_durable_commit(&mut self) {
-        self.unchecked_groups = 0;
-        self.last_checkpoint_ms = self.shared.clock.now_ms();
-        if let Err(e) = self.wal.reset() {
-            self.poison(storage_text("reset write-ahead log", e));
-        }
-    }
-
-    /// Appends go into one transaction; an admin command commits alone, in
-    /// order, so its effect is visible to the appends after it.
+    /// Appends go into one log write; an admin command waits for the
+    /// applier, in order, so its effect is visible to the appends after it.
     fn process(&mut self, group: Vec<Command>) {
         let mut appends = Vec::new();
         for command in group {
@@ -123,37 +81,15 @@ impl Writer {
                 Command::Append(req) => appends.push(req),
                 Command::Admin(req) => {
                     self.commit_appends(std::mem::take(&mut appends));
-                    self.run_admin(req);
+                    self.applier.admin(req);
                 }
             }
         }
         self.commit_appends(appends);
     }
 
-    /// A write transaction; `durable` ones fsync redb itself (checkpoints
-    /// and admin commands), the others rely on the write-ahead log.
-    pub fn begin(&self, durable: bool) -> Result<WriteTransaction, String> {
-        let mut txn = self
-            .db
-            .begin_write()
-            .map_err(|e| storage_text("begin write", e))?;
-        let durability = if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        };
-        txn.set_durability(durability)
-            .map_err(|e| storage_text("set durability", e))?;
-        txn.set_two_phase_commit(self.options.two_phase_commit);
-        txn.set_quick_repair(self.options.quick_repair);
-        Ok(txn)
-    }
-
-    /// Records the first I/O error; the store refuses writes from then on.
-    pub fn poison(&self, reason: String) -> String {
-        tracing::error!(%reason, "store poisoned");
-        let mut poison = self.shared.poison.lock().expect("poison lock");
-        poison.get_or_insert(reason).clone()
+    fn poison(&self, reason: String) -> String {
+        self.shared.poison(reason)
     }
 
     fn commit_appends(&mut self, requests: Vec<AppendRequest>) {
@@ -171,13 +107,23 @@ impl Writer {
             return;
         }
         let started = std::time::Instant::now();
-        match self.write_planned(&planned) {
-            Ok(()) => {
+        let stored: Vec<Bytes> = planned
+            .iter()
+            .map(|p| Bytes::from(batch::with_base_offset(&p.req.batch, p.meta.base_offset)))
+            .collect();
+        let entries: Vec<(u32, u32, u64, &[u8])> = planned
+            .iter()
+            .zip(&stored)
+            .map(|(p, bytes)| (p.topic_id, p.req.partition, p.meta.base_offset, bytes.as_ref()))
+            .collect();
+        match self.wal.append(&entries, self.options.fsync) {
+            Ok(last_seq) => {
                 self.shared.stats.record_commit(planned.len(), started.elapsed());
-                self.publish(planned);
+                let items = self.publish(planned, stored);
+                self.applier.send(ApplyWork::Appends { items, last_seq });
             }
-            Err(reason) => {
-                let reason = self.poison(reason);
+            Err(e) => {
+                let reason = self.poison(storage_text("write-ahead log", e));
                 for p in planned {
                     let _ = p.req.reply.send(Err(AppendError::Poisoned(reason.clone())));
                 }
@@ -186,7 +132,7 @@ impl Writer {
     }
 
     /// Checks topic, partition and size; assigns dense offsets. Refused
-    /// requests are answered here and never reach the transaction.
+    /// requests are answered here and never reach the log.
     fn plan(&self, requests: Vec<AppendRequest>) -> Vec<Planned> {
         let mut next: HashMap<(u32, u32), u64> = HashMap::new();
         let mut planned = Vec::with_capacity(requests.len());
@@ -245,48 +191,14 @@ impl Writer {
         Ok((topic.meta.id, partition))
     }
 
-    /// Log first (one write, one fdatasync), then redb without fsync.
-    fn write_planned(&mut self, planned: &[Planned]) -> Result<(), String> {
-        let stored: Vec<Vec<u8>> = planned
-            .iter()
-            .map(|p| batch::with_base_offset(&p.req.batch, p.meta.base_offset))
-            .collect();
-        let entries: Vec<(u32, u32, u64, &[u8])> = planned
-            .iter()
-            .zip(&stored)
-            .map(|(p, bytes)| (p.topic_id, p.req.partition, p.meta.base_offset, bytes.as_slice()))
-            .collect();
-        let last_seq = self
-            .wal
-            .append(&entries, self.options.fsync)
-            .map_err(|e| storage_text("write-ahead log", e))?;
-        let txn = self.begin(false)?;
-        {
-            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
-            let mut index = txn
-                .open_table(BATCH_INDEX)
-                .map_err(|e| storage_text("open batch index", e))?;
-            for (p, bytes) in planned.iter().zip(&stored) {
-                let key = (p.topic_id, p.req.partition, p.meta.base_offset);
-                log.insert(key, bytes.as_slice())
-                    .map_err(|e| storage_text("append to log", e))?;
-                index
-                    .insert(key, (p.meta.last_offset, p.meta.max_timestamp_ms, p.meta.size_bytes))
-                    .map_err(|e| storage_text("append to batch index", e))?;
-            }
-            let mut meta = txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
-            meta.insert(META_WAL_APPLIED_SEQ, last_seq)
-                .map_err(|e| storage_text("record applied log position", e))?;
-        }
-        txn.commit().map_err(|e| storage_text("commit", e))?;
-        self.unchecked_groups += 1;
-        Ok(())
-    }
-
-    /// Makes committed batches visible, wakes long polls, answers callers.
-    fn publish(&self, planned: Vec<Planned>) {
-        for p in &planned {
-            p.partition.index.write().expect("partition index lock").push(p.meta);
+    /// Makes durable batches visible, wakes long polls, answers callers.
+    fn publish(&self, planned: Vec<Planned>, stored: Vec<Bytes>) -> Vec<ApplyItem> {
+        for (p, bytes) in planned.iter().zip(&stored) {
+            p.partition
+                .index
+                .write()
+                .expect("partition index lock")
+                .push(p.meta, bytes.clone());
         }
         for p in &planned {
             let end = p.meta.last_offset + 1;
@@ -297,14 +209,23 @@ impl Writer {
             });
         }
         self.shared.commits.send_modify(|seq| *seq += 1);
-        for p in planned {
+        let mut items = Vec::with_capacity(planned.len());
+        for (p, bytes) in planned.into_iter().zip(stored) {
             let log_start = p.partition.offsets().0;
             let _ = p.req.reply.send(Ok(Appended {
                 base_offset: p.meta.base_offset,
                 last_offset: p.meta.last_offset,
                 log_start,
             }));
+            items.push(ApplyItem {
+                topic_id: p.topic_id,
+                partition: p.req.partition,
+                meta: p.meta,
+                bytes,
+                state: p.partition,
+            });
         }
+        items
     }
 }
 

@@ -167,25 +167,28 @@ fn appenders(args: &StorageArgs, mode: CommitMode, n: usize, duration: Duration)
     let stop = Arc::new(AtomicBool::new(false));
     let before = store.stats();
     let started = Instant::now();
-    let threads: Vec<_> = (0..n)
+    // Appenders are tasks on a two-thread runtime, as connections are in
+    // the server; OS threads would measure the scheduler instead.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    let tasks: Vec<_> = (0..n)
         .map(|i| {
             let (store, batch, stop) = (store.clone(), batch.clone(), stop.clone());
-            std::thread::spawn(move || -> anyhow::Result<Vec<u64>> {
+            runtime.spawn(async move {
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
-                    store.append_blocking("bench", (i % partitions as usize) as u32, batch.clone())?;
+                    store.append("bench", (i % partitions as usize) as u32, batch.clone()).await?;
                     latencies.push(t.elapsed().as_micros() as u64);
                 }
-                Ok(latencies)
+                anyhow::Ok(latencies)
             })
         })
         .collect();
     std::thread::sleep(duration);
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
-    for t in threads {
-        latencies.extend(t.join().expect("appender thread")?);
+    for t in tasks {
+        latencies.extend(runtime.block_on(t)??);
     }
     let secs = started.elapsed().as_secs_f64();
     let after = store.stats();

@@ -1,0 +1,257 @@
+//! The applier copies durable (logged) batches into redb with cheap
+//! `Durability::None` commits, many groups per commit, off the writer's
+//! critical path; makes a durable checkpoint every second or when idle; and
+//! runs admin commands, in order with the appends around them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use redb::{Database, Durability, WriteTransaction};
+
+use super::admin::AdminRequest;
+use super::catalog::{BatchMeta, PartitionState};
+use super::error::storage_text;
+use super::tables::{BATCH_INDEX, LOG, META, META_WAL_APPLIED_SEQ};
+use super::{Shared, StoreOptions};
+
+/// The applier checkpoints when the last checkpoint is this old.
+pub const CHECKPOINT_INTERVAL_MS: i64 = 1_000;
+/// Groups the writer may hand over before it waits for the applier.
+pub const APPLY_QUEUE_MAX: usize = 1_024;
+
+/// One logged batch on its way into redb.
+pub(crate) struct ApplyItem {
+    pub topic_id: u32,
+    pub partition: u32,
+    pub meta: BatchMeta,
+    pub bytes: Bytes,
+    pub state: Arc<PartitionState>,
+}
+
+pub(crate) enum ApplyWork {
+    Appends { items: Vec<ApplyItem>, last_seq: u64 },
+    Admin(AdminRequest, Option<SyncSender<()>>),
+}
+
+/// How the writer reaches the applier: a thread, or (manual mode) a call.
+pub(crate) enum ApplyLink {
+    Thread {
+        tx: Option<SyncSender<ApplyWork>>,
+        handle: Option<JoinHandle<()>>,
+    },
+    Inline(Box<Applier>),
+}
+
+impl ApplyLink {
+    pub fn spawn(applier: Applier) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(APPLY_QUEUE_MAX);
+        let handle = std::thread::Builder::new()
+            .name("pier-applier".into())
+            .spawn(move || applier.run(&rx))?;
+        Ok(Self::Thread {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    pub fn send(&mut self, work: ApplyWork) {
+        match self {
+            Self::Thread { tx, .. } => {
+                // A dead applier has poisoned the store already.
+                if let Some(tx) = tx {
+                    let _ = tx.send(work);
+                }
+            }
+            Self::Inline(applier) => applier.handle(vec![work]),
+        }
+    }
+
+    /// Runs an admin command after everything sent before it, and waits.
+    pub fn admin(&mut self, req: AdminRequest) {
+        match self {
+            Self::Thread { tx, .. } => {
+                let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+                if let Some(tx) = tx
+                    && tx.send(ApplyWork::Admin(req, Some(done_tx))).is_ok()
+                {
+                    let _ = done_rx.recv();
+                }
+            }
+            Self::Inline(applier) => applier.handle(vec![ApplyWork::Admin(req, None)]),
+        }
+    }
+
+    /// Manual mode: the point where a thread would find its queue empty.
+    pub fn idle(&mut self) {
+        if let Self::Inline(applier) = self {
+            applier.maybe_checkpoint(false);
+        }
+    }
+
+    /// Lets the applier finish, checkpoint and stop.
+    pub fn shutdown(&mut self) {
+        match self {
+            Self::Thread { tx, handle } => {
+                tx.take();
+                if let Some(handle) = handle.take() {
+                    let _ = handle.join();
+                }
+            }
+            Self::Inline(applier) => applier.maybe_checkpoint(true),
+        }
+    }
+}
+
+pub(crate) struct Applier {
+    pub db: Arc<Database>,
+    pub shared: Arc<Shared>,
+    pub options: StoreOptions,
+    pub applied_seq: u64,
+    /// Applied with `Durability::None` since the last checkpoint.
+    pub unchecked_commits: u64,
+    pub last_checkpoint_ms: i64,
+    /// Shared with the log, which reuses files a checkpoint covers.
+    pub checkpointed: Arc<AtomicU64>,
+}
+
+impl Applier {
+    fn run(mut self, rx: &Receiver<ApplyWork>) {
+        let interval = Duration::from_millis(CHECKPOINT_INTERVAL_MS as u64);
+        loop {
+            match rx.recv_timeout(interval) {
+                Ok(first) => {
+                    let mut works = vec![first];
+                    while works.len() < APPLY_QUEUE_MAX {
+                        let Ok(next) = rx.try_recv() else { break };
+                        works.push(next);
+                    }
+                    self.handle(works);
+                    self.maybe_checkpoint(false);
+                }
+                Err(RecvTimeoutError::Timeout) => self.maybe_checkpoint(true),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.maybe_checkpoint(true);
+    }
+
+    /// Consecutive appends share one commit; admin commands run in order.
+    pub fn handle(&mut self, works: Vec<ApplyWork>) {
+        let mut items = Vec::new();
+        let mut last_seq = None;
+        for work in works {
+            match work {
+                ApplyWork::Appends { items: more, last_seq: seq } => {
+                    items.extend(more);
+                    last_seq = Some(seq);
+                }
+                ApplyWork::Admin(req, done) => {
+                    self.apply(std::mem::take(&mut items), last_seq.take());
+                    self.run_admin(req);
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        }
+        self.apply(items, last_seq);
+    }
+
+    /// A write transaction; `durable` ones fsync redb itself.
+    pub fn begin(&self, durable: bool) -> Result<WriteTransaction, String> {
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| storage_text("begin write", e))?;
+        let durability = if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        txn.set_durability(durability)
+            .map_err(|e| storage_text("set durability", e))?;
+        txn.set_two_phase_commit(self.options.two_phase_commit);
+        txn.set_quick_repair(self.options.quick_repair);
+        Ok(txn)
+    }
+
+    pub fn poison(&self, reason: String) -> String {
+        self.shared.poison(reason)
+    }
+
+    fn apply(&mut self, items: Vec<ApplyItem>, last_seq: Option<u64>) {
+        let Some(last_seq) = last_seq else { return };
+        if items.is_empty() || self.shared.poisoned().is_some() {
+            return;
+        }
+        match self.write_items(&items, last_seq) {
+            Ok(()) => {
+                self.applied_seq = last_seq;
+                self.unchecked_commits += 1;
+                for item in &items {
+                    let mut index = item.state.index.write().expect("partition index lock");
+                    index.mark_applied(item.meta.last_offset + 1);
+                }
+            }
+            Err(reason) => {
+                self.poison(reason);
+            }
+        }
+    }
+
+    fn write_items(&self, items: &[ApplyItem], last_seq: u64) -> Result<(), String> {
+        let txn = self.begin(false)?;
+        {
+            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
+            let mut index = txn
+                .open_table(BATCH_INDEX)
+                .map_err(|e| storage_text("open batch index", e))?;
+            for item in items {
+                let key = (item.topic_id, item.partition, item.meta.base_offset);
+                log.insert(key, item.bytes.as_ref())
+                    .map_err(|e| storage_text("append to log", e))?;
+                let m = item.meta;
+                index
+                    .insert(key, (m.last_offset, m.max_timestamp_ms, m.size_bytes))
+                    .map_err(|e| storage_text("append to batch index", e))?;
+            }
+            let mut meta = txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            meta.insert(META_WAL_APPLIED_SEQ, last_seq)
+                .map_err(|e| storage_text("record applied log position", e))?;
+        }
+        txn.commit().map_err(|e| storage_text("commit", e))
+    }
+
+    /// A durable redb commit, after which the log files it covers can be
+    /// reused. Runs when the last one is old, or when `force`d (idle, stop).
+    pub fn maybe_checkpoint(&mut self, force: bool) {
+        if self.unchecked_commits == 0 || self.shared.poisoned().is_some() {
+            return;
+        }
+        let now_ms = self.shared.clock.now_ms();
+        if !force && now_ms - self.last_checkpoint_ms < CHECKPOINT_INTERVAL_MS {
+            return;
+        }
+        let result = self.begin(true).and_then(|txn| {
+            txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            txn.commit().map_err(|e| storage_text("checkpoint commit", e))
+        });
+        match result {
+            Ok(()) => self.after_durable_commit(),
+            Err(reason) => {
+                self.poison(reason);
+            }
+        }
+    }
+
+    /// Everything applied so far is durable in redb.
+    pub fn after_durable_commit(&mut self) {
+        self.unchecked_commits = 0;
+        self.last_checkpoint_ms = self.shared.clock.now_ms();
+        self.checkpointed.store(self.applied_seq, Ordering::SeqCst);
+    }
+}
