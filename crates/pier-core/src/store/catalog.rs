@@ -36,6 +36,8 @@ pub struct PartitionIndex {
     pub cached_bytes: u64,
     /// Offsets below this are in redb.
     pub applied_end: u64,
+    /// Leading entries of `cache` already evicted (skipped when trimming).
+    pub evicted_prefix: usize,
     pub size_bytes: u64,
 }
 
@@ -60,6 +62,7 @@ impl PartitionIndex {
         self.size_bytes += u64::from(meta.size_bytes);
         self.batches.push_back(meta);
         self.cache.push_back(None);
+        self.evicted_prefix = self.cache.len();
         self.applied_end = meta.last_offset + 1;
     }
 
@@ -67,7 +70,7 @@ impl PartitionIndex {
     /// to its budget, oldest first, never dropping what redb lacks.
     pub fn mark_applied(&mut self, end: u64) {
         self.applied_end = self.applied_end.max(end);
-        let mut i = 0;
+        let mut i = self.evicted_prefix;
         while self.cached_bytes > TAIL_CACHE_MAX_BYTES && i < self.batches.len() {
             if self.batches[i].last_offset >= self.applied_end {
                 break;
@@ -77,6 +80,7 @@ impl PartitionIndex {
             }
             i += 1;
         }
+        self.evicted_prefix = i;
     }
 
     /// Drops the oldest `count` batches (retention).
@@ -86,6 +90,7 @@ impl PartitionIndex {
             if let Some(Some(bytes)) = self.cache.pop_front() {
                 self.cached_bytes -= bytes.len() as u64;
             }
+            self.evicted_prefix = self.evicted_prefix.saturating_sub(1);
             self.size_bytes -= u64::from(b.size_bytes);
             self.log_start = b.last_offset + 1;
         }

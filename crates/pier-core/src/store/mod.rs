@@ -188,6 +188,7 @@ impl Store {
             unchecked_commits: 0,
             last_checkpoint_ms: shared.clock.now_ms(),
             checkpointed: wal.checkpointed.clone(),
+            unchecked_bytes: 0,
         };
         let spawn_err = |source| OpenError::Io {
             path: "writer thread".into(),
