@@ -8,8 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 /// Size of the fixed RecordBatch v2 header that precedes the records.
@@ -21,10 +20,15 @@ const LOG_OVERHEAD_BYTES: usize = 12;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatchError {
     #[error("record batch is truncated: {have_bytes} bytes, header says {want_bytes}")]
-    Truncated { have_bytes: usize, want_bytes: usize },
+    Truncated {
+        have_bytes: usize,
+        want_bytes: usize,
+    },
     #[error("record batch magic {0} is not supported (only v2)")]
     UnsupportedMagic(i8),
-    #[error("record batch CRC mismatch: header says {stored:#010x}, content hashes to {computed:#010x}")]
+    #[error(
+        "record batch CRC mismatch: header says {stored:#010x}, content hashes to {computed:#010x}"
+    )]
     CrcMismatch { stored: u32, computed: u32 },
     #[error("record batch is corrupt: {0}")]
     Corrupt(String),
@@ -82,11 +86,15 @@ fn batch_size(bytes: &[u8]) -> Result<usize, BatchError> {
     }
     let length = be_i32(bytes, 8);
     let Ok(length) = usize::try_from(length) else {
-        return Err(BatchError::Corrupt(format!("negative batch length {length}")));
+        return Err(BatchError::Corrupt(format!(
+            "negative batch length {length}"
+        )));
     };
     let size = length + LOG_OVERHEAD_BYTES;
     if size < BATCH_HEADER_BYTES {
-        return Err(BatchError::Corrupt(format!("batch length {length} is shorter than a header")));
+        return Err(BatchError::Corrupt(format!(
+            "batch length {length} is shorter than a header"
+        )));
     }
     if bytes.len() < size {
         return Err(BatchError::Truncated {
@@ -120,7 +128,8 @@ pub fn validate(batch: &Bytes) -> Result<BatchInfo, BatchError> {
     let last_offset_delta = be_i32(batch, 23);
     let max_timestamp_ms = be_i64(batch, 35);
     let mut buf = batch.clone();
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| BatchError::Corrupt(format!("{e:#}")))?;
+    let set =
+        RecordBatchDecoder::decode(&mut buf).map_err(|e| BatchError::Corrupt(format!("{e:#}")))?;
     let Some(first) = set.records.first() else {
         return Err(BatchError::Empty);
     };
@@ -282,7 +291,14 @@ mod tests {
             let batch = build(&records, codec, None);
             let info = validate(&batch).unwrap();
             assert_eq!(info.compression, codec);
-            assert_eq!(decode_records(&batch).unwrap()[0].value.as_ref().unwrap().len(), 2_000);
+            assert_eq!(
+                decode_records(&batch).unwrap()[0]
+                    .value
+                    .as_ref()
+                    .unwrap()
+                    .len(),
+                2_000
+            );
         }
     }
 
@@ -291,7 +307,10 @@ mod tests {
         let batch = sample(2);
         for cut in [0, 10, BATCH_HEADER_BYTES, batch.len() - 1] {
             let err = validate(&batch.slice(..cut)).unwrap_err();
-            assert!(matches!(err, BatchError::Truncated { .. }), "cut {cut}: {err}");
+            assert!(
+                matches!(err, BatchError::Truncated { .. }),
+                "cut {cut}: {err}"
+            );
         }
     }
 

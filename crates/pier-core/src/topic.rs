@@ -55,7 +55,9 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     {
-        return Err(invalid("only ASCII letters, digits, '.', '_' and '-' are allowed"));
+        return Err(invalid(
+            "only ASCII letters, digits, '.', '_' and '-' are allowed",
+        ));
     }
     Ok(())
 }
@@ -117,7 +119,12 @@ impl TopicConfig {
                 }
                 self.max_message_bytes = n as u32;
             }
-            _ => return Err(invalid(format!("unknown key; known keys are {:?}", Self::KEYS))),
+            _ => {
+                return Err(invalid(format!(
+                    "unknown key; known keys are {:?}",
+                    Self::KEYS
+                )));
+            }
         }
         Ok(())
     }

@@ -24,7 +24,12 @@ pub fn records(values: &[&str], timestamp_ms: i64) -> Bytes {
 
 pub fn memory_store(clock: &ManualClock) -> (MemoryDisk, Store) {
     let disk = MemoryDisk::new();
-    let store = Store::open(Location::Memory(disk.clone()), StoreOptions::default(), Arc::new(clock.clone())).unwrap();
+    let store = Store::open(
+        Location::Memory(disk.clone()),
+        StoreOptions::default(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
     (disk, store)
 }
 

@@ -25,7 +25,9 @@ fn trials() -> Vec<u64> {
     }
     let n = std::env::var("PIER_CRASH_TRIALS")
         .ok()
-        .map_or(DEFAULT_TRIALS, |v| v.parse().expect("PIER_CRASH_TRIALS is a number"));
+        .map_or(DEFAULT_TRIALS, |v| {
+            v.parse().expect("PIER_CRASH_TRIALS is a number")
+        });
     (0..n).collect()
 }
 
@@ -47,9 +49,18 @@ struct TrialStats {
 }
 
 /// Reopens what survived and checks it against what was acknowledged.
-fn verify(disk: MemoryDisk, partitions: u32, acked: &Acked, submitted: &BTreeMap<String, ()>) -> Result<(), String> {
-    let store = Store::open(Location::Memory(disk), StoreOptions::default(), Arc::new(ManualClock::new(0)))
-        .map_err(|e| format!("reopen failed: {e}"))?;
+fn verify(
+    disk: MemoryDisk,
+    partitions: u32,
+    acked: &Acked,
+    submitted: &BTreeMap<String, ()>,
+) -> Result<(), String> {
+    let store = Store::open(
+        Location::Memory(disk),
+        StoreOptions::default(),
+        Arc::new(ManualClock::new(0)),
+    )
+    .map_err(|e| format!("reopen failed: {e}"))?;
     if store.describe_topic("t").is_none() {
         if acked.is_empty() {
             return Ok(());
@@ -67,14 +78,22 @@ fn verify(disk: MemoryDisk, partitions: u32, acked: &Acked, submitted: &BTreeMap
             let _ = ap;
             match values.get(*offset as usize) {
                 Some((o, v)) if o == offset && v == value => {}
-                other => return Err(format!("acked p{p}@{offset}={value:?} missing; found {other:?}")),
+                other => {
+                    return Err(format!(
+                        "acked p{p}@{offset}={value:?} missing; found {other:?}"
+                    ));
+                }
             }
         }
         let next = store
             .append_blocking("t", p, records(&["after"], 0))
             .map_err(|e| format!("append after reopen: {e}"))?;
         if next.base_offset != values.len() as u64 {
-            return Err(format!("p{p}: append after reopen got {}, want {}", next.base_offset, values.len()));
+            return Err(format!(
+                "p{p}: append after reopen got {}, want {}",
+                next.base_offset,
+                values.len()
+            ));
         }
     }
     Ok(())
@@ -90,8 +109,13 @@ fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
         fsync,
         ..store_options(true)
     };
-    let store = Store::open_with_faults(Location::Memory(disk.clone()), options, clock, faults.clone())
-        .map_err(|e| format!("open: {e}"))?;
+    let store = Store::open_with_faults(
+        Location::Memory(disk.clone()),
+        options,
+        clock,
+        faults.clone(),
+    )
+    .map_err(|e| format!("open: {e}"))?;
     let partitions = rng.random_range(1..=3);
     let mode = if rng.random_bool(0.5) {
         PowerCut::DropAll
@@ -102,7 +126,10 @@ fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
     faults.cut_power_at_op(rng.random_range(1..=100), mode);
     let mut acked = Acked::new();
     let mut submitted = BTreeMap::new();
-    if store.create_topic_blocking("t", partitions, TopicConfig::default()).is_ok() {
+    if store
+        .create_topic_blocking("t", partitions, TopicConfig::default())
+        .is_ok()
+    {
         for round in 0..rng.random_range(1..=30) {
             // Moves time so the writer's checkpoints land between rounds.
             manual_clock.advance_ms(rng.random_range(0..600));
@@ -110,7 +137,8 @@ fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
             for i in 0..rng.random_range(1..=16) {
                 let p = rng.random_range(0..partitions);
                 let n = rng.random_range(1..=3);
-                let values: Vec<String> = (0..n).map(|j| format!("s{seed}r{round}a{i}n{j}")).collect();
+                let values: Vec<String> =
+                    (0..n).map(|j| format!("s{seed}r{round}a{i}n{j}")).collect();
                 for v in &values {
                     submitted.insert(v.clone(), ());
                 }
@@ -123,7 +151,10 @@ fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
             }
             store.step_writer();
             for (p, values, mut rx) in pending {
-                match rx.try_recv().map_err(|e| format!("no answer after commit: {e}"))? {
+                match rx
+                    .try_recv()
+                    .map_err(|e| format!("no answer after commit: {e}"))?
+                {
                     Ok(done) => {
                         for (k, v) in values.into_iter().enumerate() {
                             acked.insert((p, done.base_offset + k as u64), v);
@@ -166,7 +197,10 @@ fn acknowledged_appends_survive_power_cuts() {
         "{} trials: {cut_mid_run} cut mid-run, {acked} acknowledged records checked",
         seeds.len()
     );
-    assert!(seeds.len() < 10 || cut_mid_run * 2 > seeds.len(), "most cuts must land mid-run");
+    assert!(
+        seeds.len() < 10 || cut_mid_run * 2 > seeds.len(),
+        "most cuts must land mid-run"
+    );
     assert!(
         failures.is_empty(),
         "{} of {} trials failed; rerun one with PIER_CRASH_SEED=<seed> cargo nextest run -p pier-core --test crash\n{}",
@@ -181,7 +215,9 @@ fn acknowledged_appends_survive_power_cuts() {
 /// reproducible, so this complements the deterministic trials above.
 #[test]
 fn concurrent_appenders_survive_power_cuts() {
-    let trials: u64 = std::env::var("PIER_CRASH_THREADED_TRIALS").ok().map_or(40, |v| v.parse().unwrap());
+    let trials: u64 = std::env::var("PIER_CRASH_THREADED_TRIALS")
+        .ok()
+        .map_or(40, |v| v.parse().unwrap());
     for seed in 0..trials {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let disk = MemoryDisk::new();
@@ -193,7 +229,9 @@ fn concurrent_appenders_survive_power_cuts() {
             faults.clone(),
         )
         .unwrap();
-        store.create_topic_blocking("t", 2, TopicConfig::default()).unwrap();
+        store
+            .create_topic_blocking("t", 2, TopicConfig::default())
+            .unwrap();
         let mode = PowerCut::RandomSubset { seed: rng.random() };
         faults.cut_power_at_op(rng.random_range(1..=300), mode);
         let threads: Vec<_> = (0..4)
@@ -234,7 +272,9 @@ fn concurrent_appenders_survive_power_cuts() {
 /// are only in the page cache and a power cut loses them.
 #[test]
 fn without_fsync_power_cuts_lose_acknowledged_records() {
-    let lost = (0..200).filter(|&seed| deterministic_trial(seed, false).is_err()).count();
+    let lost = (0..200)
+        .filter(|&seed| deterministic_trial(seed, false).is_err())
+        .count();
     eprintln!("without fsync: {lost} of 200 trials lost acknowledged records");
     assert!(lost > 20, "only {lost} of 200 trials noticed a loss");
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::field_reassign_with_default)]
 //! Behaviour of the store through its public API.
 
 mod common;
@@ -9,29 +10,46 @@ use common::{all_values, memory_store, records};
 use pier_core::batch::BatchError;
 use pier_core::store::{AdminCommand, AdminOutcome};
 use pier_core::topic::TopicError;
-use pier_core::{AdminError, AppendError, Location, ManualClock, ReadError, Store, StoreOptions, TopicConfig};
+use pier_core::{
+    AdminError, AppendError, Location, ManualClock, ReadError, Store, StoreOptions, TopicConfig,
+};
 
 #[test]
 fn appends_get_dense_offsets_and_survive_reopen() {
     let clock = ManualClock::new(1_000);
     let (disk, store) = memory_store(&clock);
-    store.create_topic_blocking("orders", 2, TopicConfig::default()).unwrap();
-    let a = store.append_blocking("orders", 0, records(&["a", "b"], 1_000)).unwrap();
-    let b = store.append_blocking("orders", 0, records(&["c"], 1_001)).unwrap();
-    let c = store.append_blocking("orders", 1, records(&["x"], 1_002)).unwrap();
+    store
+        .create_topic_blocking("orders", 2, TopicConfig::default())
+        .unwrap();
+    let a = store
+        .append_blocking("orders", 0, records(&["a", "b"], 1_000))
+        .unwrap();
+    let b = store
+        .append_blocking("orders", 0, records(&["c"], 1_001))
+        .unwrap();
+    let c = store
+        .append_blocking("orders", 1, records(&["x"], 1_002))
+        .unwrap();
     assert_eq!((a.base_offset, a.last_offset), (0, 1));
     assert_eq!((b.base_offset, b.last_offset), (2, 2));
     assert_eq!((c.base_offset, c.last_offset), (0, 0));
     drop(store);
 
-    let store = Store::open(Location::Memory(disk), StoreOptions::default(), Arc::new(clock)).unwrap();
+    let store = Store::open(
+        Location::Memory(disk),
+        StoreOptions::default(),
+        Arc::new(clock),
+    )
+    .unwrap();
     assert_eq!(store.recovery().topics, 1);
     assert_eq!(
         all_values(&store, "orders", 0),
         vec![(0, "a".into()), (1, "b".into()), (2, "c".into())]
     );
     assert_eq!(all_values(&store, "orders", 1), vec![(0, "x".into())]);
-    let next = store.append_blocking("orders", 0, records(&["d"], 1_003)).unwrap();
+    let next = store
+        .append_blocking("orders", 0, records(&["d"], 1_003))
+        .unwrap();
     assert_eq!(next.base_offset, 3, "offsets continue after reopen");
 }
 
@@ -59,7 +77,10 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
     let big = records(&[&"x".repeat(500)], 0);
     assert!(matches!(
         store.append_blocking("t", 0, big),
-        Err(AppendError::BatchTooLarge { limit_bytes: 200, .. })
+        Err(AppendError::BatchTooLarge {
+            limit_bytes: 200,
+            ..
+        })
     ));
     assert_eq!(
         store.append_blocking("nope", 0, good.clone()),
@@ -67,7 +88,11 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
     );
     assert!(matches!(
         store.append_blocking("t", 7, good),
-        Err(AppendError::UnknownPartition { partition: 7, count: 1, .. })
+        Err(AppendError::UnknownPartition {
+            partition: 7,
+            count: 1,
+            ..
+        })
     ));
     assert_eq!(all_values(&store, "t", 0), vec![(0, "ok".into())]);
     assert_eq!(store.offsets("t", 0).unwrap(), (0, 1));
@@ -77,19 +102,36 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
 fn reads_respect_byte_limits_but_return_at_least_one_batch() {
     let clock = ManualClock::new(0);
     let (_disk, store) = memory_store(&clock);
-    store.create_topic_blocking("t", 1, TopicConfig::default()).unwrap();
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
     for i in 0..5 {
-        store.append_blocking("t", 0, records(&[&format!("v{i}")], 0)).unwrap();
+        store
+            .append_blocking("t", 0, records(&[&format!("v{i}")], 0))
+            .unwrap();
     }
     let one = store.read("t", 0, 0, 1).unwrap();
-    assert_eq!(pier_core::batch::split_batches(one.records).unwrap().len(), 1);
+    assert_eq!(
+        pier_core::batch::split_batches(one.records).unwrap().len(),
+        1
+    );
     assert_eq!(one.high_watermark, 5);
     let all = store.read("t", 0, 2, 1 << 20).unwrap();
-    assert_eq!(pier_core::batch::split_batches(all.records).unwrap().len(), 3);
-    assert!(store.read("t", 0, 5, 100).unwrap().records.is_empty(), "at the end: empty");
+    assert_eq!(
+        pier_core::batch::split_batches(all.records).unwrap().len(),
+        3
+    );
+    assert!(
+        store.read("t", 0, 5, 100).unwrap().records.is_empty(),
+        "at the end: empty"
+    );
     assert_eq!(
         store.read("t", 0, 6, 100),
-        Err(ReadError::OffsetOutOfRange { offset: 6, log_start: 0, high_watermark: 5 })
+        Err(ReadError::OffsetOutOfRange {
+            offset: 6,
+            log_start: 0,
+            high_watermark: 5
+        })
     );
 }
 
@@ -100,13 +142,22 @@ fn retention_deletes_whole_old_batches_by_time_and_size() {
     let mut config = TopicConfig::default();
     config.retention_ms = 5_000;
     store.create_topic_blocking("t", 1, config).unwrap();
-    store.append_blocking("t", 0, records(&["old1", "old2"], 1_000)).unwrap();
-    store.append_blocking("t", 0, records(&["new"], 9_000)).unwrap();
-    let outcome = store.admin_blocking(AdminCommand::EnforceRetention).unwrap();
+    store
+        .append_blocking("t", 0, records(&["old1", "old2"], 1_000))
+        .unwrap();
+    store
+        .append_blocking("t", 0, records(&["new"], 9_000))
+        .unwrap();
+    let outcome = store
+        .admin_blocking(AdminCommand::EnforceRetention)
+        .unwrap();
     assert_eq!(outcome, AdminOutcome::Retention { batches_deleted: 1 });
     assert_eq!(store.offsets("t", 0).unwrap(), (2, 3));
     assert_eq!(all_values(&store, "t", 0), vec![(2, "new".into())]);
-    assert!(matches!(store.read("t", 0, 0, 100), Err(ReadError::OffsetOutOfRange { log_start: 2, .. })));
+    assert!(matches!(
+        store.read("t", 0, 0, 100),
+        Err(ReadError::OffsetOutOfRange { log_start: 2, .. })
+    ));
 
     let mut by_size = TopicConfig::default();
     by_size.retention_ms = -1;
@@ -114,23 +165,44 @@ fn retention_deletes_whole_old_batches_by_time_and_size() {
     by_size.retention_bytes = one_batch * 2;
     store.create_topic_blocking("s", 1, by_size).unwrap();
     for i in 0..5 {
-        store.append_blocking("s", 0, records(&[&format!("{i:010}")], 0)).unwrap();
+        store
+            .append_blocking("s", 0, records(&[&format!("{i:010}")], 0))
+            .unwrap();
     }
-    store.admin_blocking(AdminCommand::EnforceRetention).unwrap();
-    assert_eq!(store.offsets("s", 0).unwrap(), (3, 5), "keeps the newest two batches");
+    store
+        .admin_blocking(AdminCommand::EnforceRetention)
+        .unwrap();
+    assert_eq!(
+        store.offsets("s", 0).unwrap(),
+        (3, 5),
+        "keeps the newest two batches"
+    );
 }
 
 #[test]
 fn offset_for_timestamp_finds_the_first_record_at_or_after() {
     let clock = ManualClock::new(0);
     let (_disk, store) = memory_store(&clock);
-    store.create_topic_blocking("t", 1, TopicConfig::default()).unwrap();
-    store.append_blocking("t", 0, records(&["a", "b"], 100)).unwrap();
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
+    store
+        .append_blocking("t", 0, records(&["a", "b"], 100))
+        .unwrap();
     store.append_blocking("t", 0, records(&["c"], 200)).unwrap();
     store.append_blocking("t", 0, records(&["d"], 300)).unwrap();
-    assert_eq!(store.offset_for_timestamp("t", 0, 0).unwrap(), Some((0, 100)));
-    assert_eq!(store.offset_for_timestamp("t", 0, 150).unwrap(), Some((2, 200)));
-    assert_eq!(store.offset_for_timestamp("t", 0, 300).unwrap(), Some((3, 300)));
+    assert_eq!(
+        store.offset_for_timestamp("t", 0, 0).unwrap(),
+        Some((0, 100))
+    );
+    assert_eq!(
+        store.offset_for_timestamp("t", 0, 150).unwrap(),
+        Some((2, 200))
+    );
+    assert_eq!(
+        store.offset_for_timestamp("t", 0, 300).unwrap(),
+        Some((3, 300))
+    );
     assert_eq!(store.offset_for_timestamp("t", 0, 301).unwrap(), None);
 }
 
@@ -138,7 +210,9 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after() {
 fn topic_admin_create_delete_grow_configure() {
     let clock = ManualClock::new(0);
     let (disk, store) = memory_store(&clock);
-    store.create_topic_blocking("t", 1, TopicConfig::default()).unwrap();
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
     assert_eq!(
         store.create_topic_blocking("t", 1, TopicConfig::default()),
         Err(AdminError::Topic(TopicError::AlreadyExists("t".into())))
@@ -149,34 +223,74 @@ fn topic_admin_create_delete_grow_configure() {
     ));
     assert!(matches!(
         store.create_topic_blocking("zero", 0, TopicConfig::default()),
-        Err(AdminError::Topic(TopicError::InvalidPartitionCount { count: 0 }))
+        Err(AdminError::Topic(TopicError::InvalidPartitionCount {
+            count: 0
+        }))
     ));
     store.append_blocking("t", 0, records(&["a"], 0)).unwrap();
     store
-        .admin_blocking(AdminCommand::CreatePartitions { name: "t".into(), total: 3 })
+        .admin_blocking(AdminCommand::CreatePartitions {
+            name: "t".into(),
+            total: 3,
+        })
         .unwrap();
     assert!(matches!(
-        store.admin_blocking(AdminCommand::CreatePartitions { name: "t".into(), total: 2 }),
-        Err(AdminError::Topic(TopicError::PartitionsCannotShrink { current: 3, requested: 2 }))
+        store.admin_blocking(AdminCommand::CreatePartitions {
+            name: "t".into(),
+            total: 2
+        }),
+        Err(AdminError::Topic(TopicError::PartitionsCannotShrink {
+            current: 3,
+            requested: 2
+        }))
     ));
     store.append_blocking("t", 2, records(&["p2"], 0)).unwrap();
     let mut config = TopicConfig::default();
     config.retention_ms = 42;
     store
-        .admin_blocking(AdminCommand::SetConfig { name: "t".into(), config })
+        .admin_blocking(AdminCommand::SetConfig {
+            name: "t".into(),
+            config,
+        })
         .unwrap();
-    assert_eq!(store.describe_topic("t").unwrap().meta.config.retention_ms, 42);
-    assert_eq!(all_values(&store, "t", 0), vec![(0, "a".into())], "growing keeps data");
+    assert_eq!(
+        store.describe_topic("t").unwrap().meta.config.retention_ms,
+        42
+    );
+    assert_eq!(
+        all_values(&store, "t", 0),
+        vec![(0, "a".into())],
+        "growing keeps data"
+    );
 
-    store.create_topic_blocking("gone", 2, TopicConfig::default()).unwrap();
-    store.append_blocking("gone", 1, records(&["bye"], 0)).unwrap();
-    store.admin_blocking(AdminCommand::DeleteTopic { name: "gone".into() }).unwrap();
+    store
+        .create_topic_blocking("gone", 2, TopicConfig::default())
+        .unwrap();
+    store
+        .append_blocking("gone", 1, records(&["bye"], 0))
+        .unwrap();
+    store
+        .admin_blocking(AdminCommand::DeleteTopic {
+            name: "gone".into(),
+        })
+        .unwrap();
     assert_eq!(store.topic_names(), vec!["t".to_string()]);
-    store.create_topic_blocking("gone", 1, TopicConfig::default()).unwrap();
-    assert_eq!(store.offsets("gone", 0).unwrap(), (0, 0), "a recreated topic starts empty");
+    store
+        .create_topic_blocking("gone", 1, TopicConfig::default())
+        .unwrap();
+    assert_eq!(
+        store.offsets("gone", 0).unwrap(),
+        (0, 0),
+        "a recreated topic starts empty"
+    );
     drop(store);
 
-    let store = Store::open(Location::Memory(disk), StoreOptions::default(), Arc::new(clock)).unwrap();
+    let store = Store::open(
+        Location::Memory(disk),
+        StoreOptions::default(),
+        Arc::new(clock),
+    )
+    .unwrap();
     let described = store.describe_topic("t").unwrap();
     assert_eq!(described.meta.partitions, 3);
     assert_eq!(described.meta.config.retention_ms, 42);
@@ -193,12 +307,22 @@ fn concurrent_appends_share_commits() {
         ..StoreOptions::default()
     };
     let store = Store::open(Location::Memory(disk), options, Arc::new(clock)).unwrap();
-    store.create_topic_blocking("t", 1, TopicConfig::default()).unwrap();
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
     let before = store.stats().commits;
     let pending: Vec<_> = (0..10)
-        .map(|i| store.submit_append("t", 0, records(&[&i.to_string()], 0)).unwrap())
+        .map(|i| {
+            store
+                .submit_append("t", 0, records(&[&i.to_string()], 0))
+                .unwrap()
+        })
         .collect();
-    assert_eq!(store.offsets("t", 0).unwrap(), (0, 0), "nothing visible before the commit");
+    assert_eq!(
+        store.offsets("t", 0).unwrap(),
+        (0, 0),
+        "nothing visible before the commit"
+    );
     assert_eq!(store.step_writer(), 10);
     assert_eq!(store.stats().commits - before, 1, "ten appends, one commit");
     for (i, mut rx) in pending.into_iter().enumerate() {
@@ -210,7 +334,10 @@ fn concurrent_appends_share_commits() {
 async fn long_poll_is_woken_by_the_commit() {
     let clock = ManualClock::new(0);
     let (_disk, store) = memory_store(&clock);
-    store.create_topic("t", 1, TopicConfig::default()).await.unwrap();
+    store
+        .create_topic("t", 1, TopicConfig::default())
+        .await
+        .unwrap();
     let waiter = {
         let store = store.clone();
         tokio::spawn(async move { store.wait_for_offset("t", 0, 0).await })
@@ -225,17 +352,35 @@ async fn long_poll_is_woken_by_the_commit() {
 fn failed_fsync_poisons_the_store_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(0);
-    let open = || Store::open(Location::Dir(dir.path().into()), StoreOptions::default(), Arc::new(clock.clone())).unwrap();
+    let open = || {
+        Store::open(
+            Location::Dir(dir.path().into()),
+            StoreOptions::default(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+    };
     let store = open();
-    store.create_topic_blocking("t", 1, TopicConfig::default()).unwrap();
-    store.append_blocking("t", 0, records(&["kept"], 0)).unwrap();
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
+    store
+        .append_blocking("t", 0, records(&["kept"], 0))
+        .unwrap();
     store.faults().set_fail_sync(true);
-    let err = store.append_blocking("t", 0, records(&["refused"], 0)).unwrap_err();
-    let AppendError::Poisoned(reason) = &err else { panic!("{err:?}") };
+    let err = store
+        .append_blocking("t", 0, records(&["refused"], 0))
+        .unwrap_err();
+    let AppendError::Poisoned(reason) = &err else {
+        panic!("{err:?}")
+    };
     assert!(reason.contains("fsync failed"), "names the cause: {reason}");
     store.faults().set_fail_sync(false);
     assert!(
-        matches!(store.append_blocking("t", 0, records(&["later"], 0)), Err(AppendError::Poisoned(_))),
+        matches!(
+            store.append_blocking("t", 0, records(&["later"], 0)),
+            Err(AppendError::Poisoned(_))
+        ),
         "stays poisoned after the disk recovers"
     );
     assert!(store.poisoned().is_some());
@@ -243,15 +388,24 @@ fn failed_fsync_poisons_the_store_and_loses_nothing_acknowledged() {
     let store = open();
     assert_eq!(all_values(&store, "t", 0)[0], (0, "kept".to_string()));
     assert!(store.poisoned().is_none());
-    store.append_blocking("t", 0, records(&["after reopen"], 0)).unwrap();
+    store
+        .append_blocking("t", 0, records(&["after reopen"], 0))
+        .unwrap();
 }
 
 #[test]
 fn data_dir_is_created_by_rename() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("nested/data");
-    let store = Store::open(Location::Dir(data.clone()), StoreOptions::default(), Arc::new(ManualClock::new(0))).unwrap();
-    store.create_topic_blocking("t", 1, TopicConfig::default()).unwrap();
+    let store = Store::open(
+        Location::Dir(data.clone()),
+        StoreOptions::default(),
+        Arc::new(ManualClock::new(0)),
+    )
+    .unwrap();
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
     assert!(data.join("pier.redb").exists());
     assert!(!data.join("pier.redb.tmp").exists());
 }

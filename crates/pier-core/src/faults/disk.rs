@@ -66,7 +66,10 @@ impl fmt::Debug for DiskFaults {
             .field("fail_sync", &self.fail_sync.load(Ordering::Relaxed))
             .field("fail_write", &self.fail_write.load(Ordering::Relaxed))
             .field("slow_sync_ms", &self.slow_sync_ms.load(Ordering::Relaxed))
-            .field("capacity_bytes", &self.capacity_bytes.load(Ordering::Relaxed))
+            .field(
+                "capacity_bytes",
+                &self.capacity_bytes.load(Ordering::Relaxed),
+            )
             .field("powered_off", &self.powered_off.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -201,8 +204,16 @@ impl FaultyBackend {
             inner: inner.clone(),
             pending: Mutex::new(Vec::new()),
         });
-        faults.caches.lock().expect("caches lock").push(cache.clone());
-        Self { inner, cache, faults }
+        faults
+            .caches
+            .lock()
+            .expect("caches lock")
+            .push(cache.clone());
+        Self {
+            inner,
+            cache,
+            faults,
+        }
     }
 
     /// Applies held writes to the inner backend (without syncing it).
@@ -401,7 +412,13 @@ mod tests {
     fn failing_sync_and_full_disk_report_errors() {
         let (_mem, faults, backend) = disk();
         faults.set_fail_sync(true);
-        assert!(backend.sync_data().unwrap_err().to_string().contains("fsync"));
+        assert!(
+            backend
+                .sync_data()
+                .unwrap_err()
+                .to_string()
+                .contains("fsync")
+        );
         faults.set_fail_sync(false);
         faults.set_capacity_bytes(4096);
         let err = backend.set_len(8192).unwrap_err();

@@ -42,7 +42,10 @@ impl MemoryFile {
 }
 
 fn out_of_range() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "access past the end of a memory file")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "access past the end of a memory file",
+    )
 }
 
 impl StorageBackend for MemoryFile {

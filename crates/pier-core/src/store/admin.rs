@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use super::applier::Applier;
 use super::catalog::{PartitionIndex, PartitionState, TopicState};
 use super::error::{AdminError, storage_text};
 use super::tables::{BATCH_INDEX, LOG, META, META_NEXT_TOPIC_ID, PARTITIONS, TOPICS};
-use super::applier::Applier;
-use crate::topic::{self, PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX, TopicConfig, TopicError, TopicMeta};
+use crate::topic::{
+    self, PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX, TopicConfig, TopicError, TopicMeta,
+};
 
 #[derive(Debug, Clone)]
 pub enum AdminCommand {
@@ -147,7 +149,9 @@ impl Applier {
         let txn = self.begin(true)?;
         {
             let json = serde_json::to_vec(&meta).expect("topic meta serializes");
-            let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
+            let mut topics = txn
+                .open_table(TOPICS)
+                .map_err(|e| storage_text("open topics", e))?;
             topics
                 .insert(meta.name.as_str(), json.as_slice())
                 .map_err(|e| storage_text("insert topic", e))?;
@@ -159,7 +163,9 @@ impl Applier {
                     .insert((meta.id, p), (0, 0))
                     .map_err(|e| storage_text("insert partition", e))?;
             }
-            let mut m = txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            let mut m = txn
+                .open_table(META)
+                .map_err(|e| storage_text("open meta", e))?;
             m.insert(META_NEXT_TOPIC_ID, u64::from(meta.id) + 1)
                 .map_err(|e| storage_text("bump topic id", e))?;
         }
@@ -178,12 +184,16 @@ impl Applier {
         let id = topic.meta.id;
         let txn = self.begin(true)?;
         {
-            let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
+            let mut topics = txn
+                .open_table(TOPICS)
+                .map_err(|e| storage_text("open topics", e))?;
             topics
                 .remove(topic.meta.name.as_str())
                 .map_err(|e| storage_text("remove topic", e))?;
             let all = (id, 0, 0)..=(id, u32::MAX, u64::MAX);
-            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
+            let mut log = txn
+                .open_table(LOG)
+                .map_err(|e| storage_text("open log", e))?;
             log.retain_in(all.clone(), |_, _| false)
                 .map_err(|e| storage_text("delete log", e))?;
             let mut index = txn
@@ -200,7 +210,10 @@ impl Applier {
                 .map_err(|e| storage_text("delete partitions", e))?;
         }
         txn.commit().map_err(|e| storage_text("commit", e))?;
-        Ok((Publish::RemoveTopic(topic.meta.name.clone()), AdminOutcome::Deleted))
+        Ok((
+            Publish::RemoveTopic(topic.meta.name.clone()),
+            AdminOutcome::Deleted,
+        ))
     }
 
     fn update_topic(
@@ -211,7 +224,9 @@ impl Applier {
         let txn = self.begin(true)?;
         {
             let json = serde_json::to_vec(&meta).expect("topic meta serializes");
-            let mut topics = txn.open_table(TOPICS).map_err(|e| storage_text("open topics", e))?;
+            let mut topics = txn
+                .open_table(TOPICS)
+                .map_err(|e| storage_text("open topics", e))?;
             topics
                 .insert(meta.name.as_str(), json.as_slice())
                 .map_err(|e| storage_text("update topic", e))?;
@@ -238,7 +253,10 @@ impl Applier {
 
     /// Deletes whole batches: older than `retention.ms` (by their newest
     /// timestamp), or the oldest while the partition is over `retention.bytes`.
-    fn enforce_retention(&self, topics: &[Arc<TopicState>]) -> Result<(Publish, AdminOutcome), String> {
+    fn enforce_retention(
+        &self,
+        topics: &[Arc<TopicState>],
+    ) -> Result<(Publish, AdminOutcome), String> {
         let now_ms = self.shared.clock.now_ms();
         let mut trims = Vec::new();
         for topic in topics {
@@ -247,18 +265,33 @@ impl Applier {
                 let count = expired_batches(&index, &topic.meta.config, now_ms);
                 if count > 0 {
                     let new_start = index.batches[count - 1].last_offset + 1;
-                    let doomed: Vec<u64> =
-                        index.batches.iter().take(count).map(|b| b.base_offset).collect();
-                    trims.push((topic.meta.id, p as u32, partition.clone(), doomed, new_start));
+                    let doomed: Vec<u64> = index
+                        .batches
+                        .iter()
+                        .take(count)
+                        .map(|b| b.base_offset)
+                        .collect();
+                    trims.push((
+                        topic.meta.id,
+                        p as u32,
+                        partition.clone(),
+                        doomed,
+                        new_start,
+                    ));
                 }
             }
         }
         if trims.is_empty() {
-            return Ok((Publish::Trim(Vec::new()), AdminOutcome::Retention { batches_deleted: 0 }));
+            return Ok((
+                Publish::Trim(Vec::new()),
+                AdminOutcome::Retention { batches_deleted: 0 },
+            ));
         }
         let txn = self.begin(true)?;
         {
-            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
+            let mut log = txn
+                .open_table(LOG)
+                .map_err(|e| storage_text("open log", e))?;
             let mut index = txn
                 .open_table(BATCH_INDEX)
                 .map_err(|e| storage_text("open batch index", e))?;
@@ -285,7 +318,10 @@ impl Applier {
             .into_iter()
             .map(|(_, _, state, doomed, new_start)| (state, doomed.len(), new_start))
             .collect();
-        Ok((Publish::Trim(publish), AdminOutcome::Retention { batches_deleted }))
+        Ok((
+            Publish::Trim(publish),
+            AdminOutcome::Retention { batches_deleted },
+        ))
     }
 
     fn publish_admin(&self, publish: Publish) {
@@ -296,7 +332,13 @@ impl Applier {
                 catalog.topics.insert(state.meta.name.clone(), state);
             }
             Publish::RemoveTopic(name) => {
-                let removed = self.shared.catalog.write().expect("catalog lock").topics.remove(&name);
+                let removed = self
+                    .shared
+                    .catalog
+                    .write()
+                    .expect("catalog lock")
+                    .topics
+                    .remove(&name);
                 for p in removed.iter().flat_map(|t| t.partitions.iter()) {
                     p.mark_deleted();
                 }

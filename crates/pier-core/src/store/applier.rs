@@ -38,7 +38,10 @@ pub(crate) struct ApplyItem {
 }
 
 pub(crate) enum ApplyWork {
-    Appends { items: Vec<ApplyItem>, last_seq: u64 },
+    Appends {
+        items: Vec<ApplyItem>,
+        last_seq: u64,
+    },
     Admin(AdminRequest, Option<SyncSender<()>>),
 }
 
@@ -176,7 +179,10 @@ impl Applier {
         let mut last_seq = None;
         for work in works {
             match work {
-                ApplyWork::Appends { items: more, last_seq: seq } => {
+                ApplyWork::Appends {
+                    items: more,
+                    last_seq: seq,
+                } => {
                     items.extend(more);
                     last_seq = Some(seq);
                 }
@@ -233,7 +239,11 @@ impl Applier {
                     }
                 }
                 for (state, end) in ends {
-                    state.index.write().expect("partition index lock").mark_applied(end);
+                    state
+                        .index
+                        .write()
+                        .expect("partition index lock")
+                        .mark_applied(end);
                 }
             }
             Err(reason) => {
@@ -245,7 +255,9 @@ impl Applier {
     fn write_items(&self, items: &[ApplyItem], last_seq: u64) -> Result<(), String> {
         let txn = self.begin(false)?;
         {
-            let mut log = txn.open_table(LOG).map_err(|e| storage_text("open log", e))?;
+            let mut log = txn
+                .open_table(LOG)
+                .map_err(|e| storage_text("open log", e))?;
             let mut index = txn
                 .open_table(BATCH_INDEX)
                 .map_err(|e| storage_text("open batch index", e))?;
@@ -258,7 +270,9 @@ impl Applier {
                     .insert(key, (m.last_offset, m.max_timestamp_ms, m.size_bytes))
                     .map_err(|e| storage_text("append to batch index", e))?;
             }
-            let mut meta = txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| storage_text("open meta", e))?;
             meta.insert(META_WAL_APPLIED_SEQ, last_seq)
                 .map_err(|e| storage_text("record applied log position", e))?;
         }
@@ -278,8 +292,10 @@ impl Applier {
             return;
         }
         let result = self.begin(true).and_then(|txn| {
-            txn.open_table(META).map_err(|e| storage_text("open meta", e))?;
-            txn.commit().map_err(|e| storage_text("checkpoint commit", e))
+            txn.open_table(META)
+                .map_err(|e| storage_text("open meta", e))?;
+            txn.commit()
+                .map_err(|e| storage_text("checkpoint commit", e))
         });
         match result {
             Ok(()) => self.after_durable_commit(),

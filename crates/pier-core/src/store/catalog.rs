@@ -86,7 +86,9 @@ impl PartitionIndex {
     /// Drops the oldest `count` batches (retention).
     pub fn drop_front(&mut self, count: usize) {
         for _ in 0..count {
-            let Some(b) = self.batches.pop_front() else { break };
+            let Some(b) = self.batches.pop_front() else {
+                break;
+            };
             if let Some(Some(bytes)) = self.cache.pop_front() {
                 self.cached_bytes -= bytes.len() as u64;
             }

@@ -15,7 +15,9 @@ pub enum AppendError {
     },
     #[error(transparent)]
     InvalidBatch(#[from] BatchError),
-    #[error("record batch of {size_bytes} bytes exceeds max.message.bytes={limit_bytes} of topic {topic:?}")]
+    #[error(
+        "record batch of {size_bytes} bytes exceeds max.message.bytes={limit_bytes} of topic {topic:?}"
+    )]
     BatchTooLarge {
         topic: String,
         size_bytes: usize,

@@ -110,7 +110,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("recovery", &self.inner.recovery).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("recovery", &self.inner.recovery)
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,7 +137,11 @@ impl Drop for Inner {
 
 impl Store {
     /// Opens (or creates) a store, repairing it if it was not closed cleanly.
-    pub fn open(location: Location, options: StoreOptions, clock: SharedClock) -> Result<Self, OpenError> {
+    pub fn open(
+        location: Location,
+        options: StoreOptions,
+        clock: SharedClock,
+    ) -> Result<Self, OpenError> {
         let faults = DiskFaults::new(options.page_cache_model);
         Self::open_with_faults(location, options, clock, faults)
     }
@@ -155,7 +161,8 @@ impl Store {
             source,
         };
         let [wal_a, wal_b] = opened.wal;
-        let (wal, replay) = wal::Wal::open([Box::new(wal_a), Box::new(wal_b)], applied).map_err(wal_io)?;
+        let (wal, replay) =
+            wal::Wal::open([Box::new(wal_a), Box::new(wal_b)], applied).map_err(wal_io)?;
         open::replay_wal(&opened.db, &replay)?;
         let catalog = open::load_catalog(&opened.db)?;
         let recovery = RecoveryReport {
@@ -263,7 +270,11 @@ impl Store {
 
     /// Manual-writer mode: commits everything queued as one group.
     pub fn step_writer(&self) -> usize {
-        let manual = self.inner.manual.as_ref().expect("store opened with manual_writer");
+        let manual = self
+            .inner
+            .manual
+            .as_ref()
+            .expect("store opened with manual_writer");
         let mut guard = manual.lock().expect("manual writer lock");
         let (writer, rx) = &mut *guard;
         writer.step(rx)
@@ -291,7 +302,12 @@ impl Store {
     }
 
     /// Appends one RecordBatch v2; answers after it is durable.
-    pub async fn append(&self, topic: &str, partition: u32, batch: Bytes) -> Result<Appended, AppendError> {
+    pub async fn append(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+    ) -> Result<Appended, AppendError> {
         let (command, rx) = self.prepare(topic, partition, batch)?;
         let tx = self.sender().ok_or(AppendError::Closed)?;
         tx.send(command).await.map_err(|_| AppendError::Closed)?;
@@ -299,7 +315,12 @@ impl Store {
     }
 
     /// [`Store::append`] for threads outside an async runtime.
-    pub fn append_blocking(&self, topic: &str, partition: u32, batch: Bytes) -> Result<Appended, AppendError> {
+    pub fn append_blocking(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+    ) -> Result<Appended, AppendError> {
         let (command, rx) = self.prepare(topic, partition, batch)?;
         let tx = self.sender().ok_or(AppendError::Closed)?;
         tx.blocking_send(command).map_err(|_| AppendError::Closed)?;
@@ -335,7 +356,9 @@ impl Store {
 
     /// Runs an admin command and waits for its commit.
     pub async fn admin(&self, command: AdminCommand) -> Result<AdminOutcome, AdminError> {
-        self.admin_command(command)?.await.map_err(|_| AdminError::Closed)?
+        self.admin_command(command)?
+            .await
+            .map_err(|_| AdminError::Closed)?
     }
 
     /// [`Store::admin`] for threads outside an async runtime. In manual
@@ -366,7 +389,12 @@ impl Store {
         }
     }
 
-    pub async fn create_topic(&self, name: &str, partitions: u32, config: TopicConfig) -> Result<TopicMeta, AdminError> {
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: u32,
+        config: TopicConfig,
+    ) -> Result<TopicMeta, AdminError> {
         let outcome = self
             .admin(AdminCommand::CreateTopic {
                 name: name.to_owned(),

@@ -87,7 +87,10 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                     .truncate(false)
                     .open(&wal_path)
                     .map_err(io_err(&wal_path))?;
-                Ok(FaultyBackend::new(redb::backends::FileBackend::new(file)?, faults.clone()))
+                Ok(FaultyBackend::new(
+                    redb::backends::FileBackend::new(file)?,
+                    faults.clone(),
+                ))
             };
             let wal = [open_wal(WAL_FILES[0])?, open_wal(WAL_FILES[1])?];
             Ok(Opened { db, wal, repaired })
@@ -97,7 +100,9 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
 
 /// Applies log entries newer than the last checkpoint in one durable commit.
 pub(crate) fn replay_wal(db: &Database, entries: &[WalEntry]) -> Result<(), OpenError> {
-    let Some(last) = entries.last() else { return Ok(()) };
+    let Some(last) = entries.last() else {
+        return Ok(());
+    };
     let mut txn = db.begin_write().map_err(corrupt)?;
     txn.set_durability(Durability::Immediate).map_err(corrupt)?;
     {
@@ -110,11 +115,15 @@ pub(crate) fn replay_wal(db: &Database, entries: &[WalEntry]) -> Result<(), Open
             let last_offset = e.base_offset + u64::from(info.last_offset_delta);
             log.insert(key, e.batch.as_slice()).map_err(corrupt)?;
             index
-                .insert(key, (last_offset, info.max_timestamp_ms, info.size_bytes as u32))
+                .insert(
+                    key,
+                    (last_offset, info.max_timestamp_ms, info.size_bytes as u32),
+                )
                 .map_err(corrupt)?;
         }
         let mut meta = txn.open_table(META).map_err(corrupt)?;
-        meta.insert(META_WAL_APPLIED_SEQ, last.seq).map_err(corrupt)?;
+        meta.insert(META_WAL_APPLIED_SEQ, last.seq)
+            .map_err(corrupt)?;
     }
     txn.commit().map_err(corrupt)
 }
@@ -123,7 +132,10 @@ pub(crate) fn replay_wal(db: &Database, entries: &[WalEntry]) -> Result<(), Open
 pub(crate) fn applied_seq(db: &Database) -> Result<u64, OpenError> {
     let txn = db.begin_read().map_err(corrupt)?;
     let meta = txn.open_table(META).map_err(corrupt)?;
-    Ok(meta.get(META_WAL_APPLIED_SEQ).map_err(corrupt)?.map_or(0, |v| v.value()))
+    Ok(meta
+        .get(META_WAL_APPLIED_SEQ)
+        .map_err(corrupt)?
+        .map_or(0, |v| v.value()))
 }
 
 fn open_backend(backend: impl StorageBackend) -> Result<(Database, bool), OpenError> {
@@ -144,10 +156,14 @@ fn create_by_rename(dir: &Path) -> Result<(), OpenError> {
         let db = Database::create(&tmp)?;
         init_tables(&db)?;
     }
-    File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(&tmp))?;
     let path = dir.join(DB_FILE);
     fs::rename(&tmp, &path).map_err(io_err(&path))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
     Ok(())
 }
 
@@ -164,7 +180,8 @@ fn init_tables(db: &Database) -> Result<(), OpenError> {
         txn.open_table(LOG).map_err(corrupt)?;
         txn.open_table(BATCH_INDEX).map_err(corrupt)?;
         let mut meta = txn.open_table(META).map_err(corrupt)?;
-        meta.insert(META_FORMAT_VERSION, FORMAT_VERSION).map_err(corrupt)?;
+        meta.insert(META_FORMAT_VERSION, FORMAT_VERSION)
+            .map_err(corrupt)?;
         meta.insert(META_NEXT_TOPIC_ID, 0).map_err(corrupt)?;
     }
     txn.commit().map_err(corrupt)
@@ -192,7 +209,12 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
         .map_or(0, |v| v.value()) as u32;
 
     let mut indexes: HashMap<(u32, u32), PartitionIndex> = HashMap::new();
-    for row in txn.open_table(PARTITIONS).map_err(corrupt)?.iter().map_err(corrupt)? {
+    for row in txn
+        .open_table(PARTITIONS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
         let (k, v) = row.map_err(corrupt)?;
         let (log_start, next_offset) = v.value();
         let index = PartitionIndex {
@@ -202,20 +224,30 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
         };
         indexes.insert(k.value(), index);
     }
-    for row in txn.open_table(BATCH_INDEX).map_err(corrupt)?.iter().map_err(corrupt)? {
+    for row in txn
+        .open_table(BATCH_INDEX)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
         let (k, v) = row.map_err(corrupt)?;
         let (topic_id, partition, base_offset) = k.value();
         let (last_offset, max_timestamp_ms, size_bytes) = v.value();
-        let index = indexes
-            .get_mut(&(topic_id, partition))
-            .ok_or_else(|| corrupt(format!("batch for unknown partition {topic_id}/{partition}")))?;
+        let index = indexes.get_mut(&(topic_id, partition)).ok_or_else(|| {
+            corrupt(format!(
+                "batch for unknown partition {topic_id}/{partition}"
+            ))
+        })?;
         let meta = BatchMeta {
             base_offset,
             last_offset,
             max_timestamp_ms,
             size_bytes,
         };
-        let expected = index.batches.back().map_or(index.log_start, |b| b.last_offset + 1);
+        let expected = index
+            .batches
+            .back()
+            .map_or(index.log_start, |b| b.last_offset + 1);
         if base_offset != expected {
             return Err(corrupt(format!(
                 "partition {topic_id}/{partition}: batch at {base_offset}, expected {expected}"
@@ -228,7 +260,12 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
         next_topic_id,
         ..Catalog::default()
     };
-    for row in txn.open_table(TOPICS).map_err(corrupt)?.iter().map_err(corrupt)? {
+    for row in txn
+        .open_table(TOPICS)
+        .map_err(corrupt)?
+        .iter()
+        .map_err(corrupt)?
+    {
         let (_, v) = row.map_err(corrupt)?;
         let meta: TopicMeta = serde_json::from_slice(v.value()).map_err(corrupt)?;
         let partitions = (0..meta.partitions)

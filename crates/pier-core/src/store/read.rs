@@ -41,7 +41,11 @@ pub struct TopicDescription {
 }
 
 impl Store {
-    fn partition(&self, topic: &str, partition: u32) -> Result<(u32, Arc<PartitionState>), ReadError> {
+    fn partition(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<(u32, Arc<PartitionState>), ReadError> {
         let state = self
             .shared()
             .catalog
@@ -49,21 +53,26 @@ impl Store {
             .expect("catalog lock")
             .topic(topic)
             .ok_or_else(|| ReadError::UnknownTopic(topic.to_owned()))?;
-        let p = state
-            .partitions
-            .get(partition as usize)
-            .ok_or_else(|| ReadError::UnknownPartition {
+        let p = state.partitions.get(partition as usize).ok_or_else(|| {
+            ReadError::UnknownPartition {
                 topic: topic.to_owned(),
                 partition,
                 count: state.meta.partitions,
-            })?;
+            }
+        })?;
         Ok((state.meta.id, p.clone()))
     }
 
     /// Reads whole batches from `offset` on, stopping once `max_bytes` is
     /// reached — but always returning at least one batch if there is one, as
     /// Kafka does, so a large batch can never block a consumer.
-    pub fn read(&self, topic: &str, partition: u32, offset: u64, max_bytes: usize) -> Result<ReadResult, ReadError> {
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max_bytes: usize,
+    ) -> Result<ReadResult, ReadError> {
         let (topic_id, state) = self.partition(topic, partition)?;
         let (keys, log_start, high_watermark) = {
             let index = state.index.read().expect("partition index lock");
@@ -109,7 +118,10 @@ impl Store {
             }
             let (_, log) = txn.as_ref().expect("opened above");
             {
-                match log.get((topic_id, partition, base)).map_err(|e| storage(e.into()))? {
+                match log
+                    .get((topic_id, partition, base))
+                    .map_err(|e| storage(e.into()))?
+                {
                     Some(value) => out.extend_from_slice(value.value()),
                     // Retention removed it after we looked at the index.
                     None if out.is_empty() => {
@@ -158,7 +170,8 @@ impl Store {
                 Err(ReadError::OffsetOutOfRange { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let records = batch::decode_records(&read.records).map_err(|e| ReadError::Storage(e.to_string()))?;
+            let records = batch::decode_records(&read.records)
+                .map_err(|e| ReadError::Storage(e.to_string()))?;
             if let Some(r) = records.iter().find(|r| r.timestamp >= timestamp_ms) {
                 return Ok(Some((r.offset as u64, r.timestamp)));
             }
@@ -168,13 +181,26 @@ impl Store {
 
     /// Watches the high watermark of one partition: long polls wait on it
     /// (with their own timeout) instead of polling.
-    pub fn watch_partition(&self, topic: &str, partition: u32) -> Result<watch::Receiver<u64>, ReadError> {
-        Ok(self.partition(topic, partition)?.1.high_watermark.subscribe())
+    pub fn watch_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<watch::Receiver<u64>, ReadError> {
+        Ok(self
+            .partition(topic, partition)?
+            .1
+            .high_watermark
+            .subscribe())
     }
 
     /// Waits until the partition holds data at or after `offset`, or it is
     /// deleted. Callers bound it with their own timeout.
-    pub async fn wait_for_offset(&self, topic: &str, partition: u32, offset: u64) -> Result<(), ReadError> {
+    pub async fn wait_for_offset(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<(), ReadError> {
         let (_, state) = self.partition(topic, partition)?;
         let mut rx = state.high_watermark.subscribe();
         let _ = rx.wait_for(|hw| *hw > offset || state.is_deleted()).await;
@@ -199,7 +225,12 @@ impl Store {
     }
 
     pub fn describe_topic(&self, topic: &str) -> Option<TopicDescription> {
-        let state = self.shared().catalog.read().expect("catalog lock").topic(topic)?;
+        let state = self
+            .shared()
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .topic(topic)?;
         let partitions = state
             .partitions
             .iter()

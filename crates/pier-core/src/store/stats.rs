@@ -25,7 +25,8 @@ impl StoreStats {
         let micros = took.as_micros() as u64;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.appends.fetch_add(appends as u64, Ordering::Relaxed);
-        self.commit_micros_total.fetch_add(micros, Ordering::Relaxed);
+        self.commit_micros_total
+            .fetch_add(micros, Ordering::Relaxed);
         self.commit_micros_max.fetch_max(micros, Ordering::Relaxed);
     }
 

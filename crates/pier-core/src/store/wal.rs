@@ -30,6 +30,8 @@ use redb::StorageBackend;
 /// write into allocated blocks and an fdatasync flushes data only (a write
 /// into a hole costs ~3× as much to sync on ext4; see `docs/design.md`).
 pub const WAL_GROW_BYTES: u64 = 8 * 1024 * 1024;
+/// The first growth step of a new file.
+pub const WAL_GROW_MIN_BYTES: u64 = 64 * 1024;
 /// The writer switches files once the active one holds this much.
 pub const WAL_SWITCH_BYTES: u64 = 32 * 1024 * 1024;
 const ENTRY_HEADER_BYTES: usize = 8;
@@ -65,7 +67,10 @@ impl Wal {
     /// Opens both files and returns every intact entry newer than
     /// `applied_seq`, in order. The caller must apply them durably before
     /// appending (both files count as free afterwards).
-    pub fn open(files: [Box<dyn StorageBackend>; 2], applied_seq: u64) -> io::Result<(Self, Vec<WalEntry>)> {
+    pub fn open(
+        files: [Box<dyn StorageBackend>; 2],
+        applied_seq: u64,
+    ) -> io::Result<(Self, Vec<WalEntry>)> {
         let mut entries = Vec::new();
         let mut opened = Vec::new();
         for file in files {
@@ -86,12 +91,18 @@ impl Wal {
             if e.seq != applied_seq + 1 + i as u64 {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("write-ahead log entry {} follows a gap (expected {})", e.seq, applied_seq + 1 + i as u64),
+                    format!(
+                        "write-ahead log entry {} follows a gap (expected {})",
+                        e.seq,
+                        applied_seq + 1 + i as u64
+                    ),
                 ));
             }
         }
         let next_seq = entries.last().map_or(applied_seq, |e| e.seq) + 1;
-        let mut files: [WalFile; 2] = opened.try_into().unwrap_or_else(|_| unreachable!("two files"));
+        let mut files: [WalFile; 2] = opened
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("two files"));
         // Replayed entries are about to become durable in redb: start over
         // in file 0.
         files[0].end = 0;
@@ -113,7 +124,9 @@ impl Wal {
         let f = &mut self.files[self.active];
         let new_end = f.end + buf.len() as u64;
         if new_end > f.capacity {
-            let grown = new_end.div_ceil(WAL_GROW_BYTES) * WAL_GROW_BYTES;
+            // Doubling from small keeps tiny stores (and tests) small.
+            let step = f.capacity.clamp(WAL_GROW_MIN_BYTES, WAL_GROW_BYTES);
+            let grown = new_end.div_ceil(step) * step;
             f.file.set_len(grown)?;
             let zeros = vec![0; (grown - f.capacity) as usize];
             f.file.write(f.capacity, &zeros)?;
@@ -214,12 +227,19 @@ mod tests {
         let disk = MemoryDisk::new();
         let (mut wal, replay) = Wal::open(files(&disk), 0).unwrap();
         assert!(replay.is_empty());
-        assert_eq!(wal.append(&[(1, 0, 0, b"aa"), (1, 1, 0, b"bbb")], true).unwrap(), 2);
+        assert_eq!(
+            wal.append(&[(1, 0, 0, b"aa"), (1, 1, 0, b"bbb")], true)
+                .unwrap(),
+            2
+        );
         assert_eq!(wal.append(&[(2, 0, 5, b"c")], true).unwrap(), 3);
         let (wal2, replay) = Wal::open(files(&disk), 1).unwrap();
         assert_eq!(replay.len(), 2);
         assert_eq!(replay[0].batch, b"bbb");
-        assert_eq!((replay[1].topic_id, replay[1].base_offset, replay[1].seq), (2, 5, 3));
+        assert_eq!(
+            (replay[1].topic_id, replay[1].base_offset, replay[1].seq),
+            (2, 5, 3)
+        );
         assert_eq!(wal2.next_seq, 4);
     }
 
@@ -253,7 +273,11 @@ mod tests {
         assert_eq!(wal.append(&[(1, 0, 6, b"a again")], true).unwrap(), 7);
         assert_eq!(wal.active, 0);
         let (_, replay) = Wal::open(files(&disk), 6).unwrap();
-        assert_eq!(replay.len(), 1, "stale entries of a's old round are ignored");
+        assert_eq!(
+            replay.len(),
+            1,
+            "stale entries of a's old round are ignored"
+        );
         assert_eq!(replay[0].batch, b"a again");
         let (_, replay) = Wal::open(files(&disk), 2).unwrap();
         let seqs: Vec<u64> = replay.iter().map(|e| e.seq).collect();

@@ -114,11 +114,20 @@ impl Writer {
         let entries: Vec<(u32, u32, u64, &[u8])> = planned
             .iter()
             .zip(&stored)
-            .map(|(p, bytes)| (p.topic_id, p.req.partition, p.meta.base_offset, bytes.as_ref()))
+            .map(|(p, bytes)| {
+                (
+                    p.topic_id,
+                    p.req.partition,
+                    p.meta.base_offset,
+                    bytes.as_ref(),
+                )
+            })
             .collect();
         match self.wal.append(&entries, self.options.fsync) {
             Ok(last_seq) => {
-                self.shared.stats.record_commit(planned.len(), started.elapsed());
+                self.shared
+                    .stats
+                    .record_commit(planned.len(), started.elapsed());
                 let items = self.publish(planned, stored);
                 self.applier.send(ApplyWork::Appends { items, last_seq });
             }

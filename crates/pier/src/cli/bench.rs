@@ -86,7 +86,8 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 fn storage(args: &StorageArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&args.dir);
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
     let duration = Duration::from_secs_f64(args.seconds);
     let mut cases = vec![raw_fdatasync(&args.dir, args.record_bytes, duration)?];
     if !args.json {
@@ -119,7 +120,13 @@ fn print_header() {
 fn print_case(c: &Case) {
     println!(
         "{:<40} {:>9} {:>12.0} {:>9.1} {:>9} {:>9} {:>10.1}",
-        c.name, c.appenders, c.ops_per_sec, c.mib_per_sec, c.p50_micros, c.p99_micros, c.appends_per_commit
+        c.name,
+        c.appenders,
+        c.ops_per_sec,
+        c.mib_per_sec,
+        c.p50_micros,
+        c.p99_micros,
+        c.appends_per_commit
     );
 }
 
@@ -166,7 +173,12 @@ fn warm_up(store: &Store, batch: &Bytes, partitions: u32) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn appenders(args: &StorageArgs, mode: CommitMode, n: usize, duration: Duration) -> anyhow::Result<Case> {
+fn appenders(
+    args: &StorageArgs,
+    mode: CommitMode,
+    n: usize,
+    duration: Duration,
+) -> anyhow::Result<Case> {
     let dir = args.dir.join(format!("{mode:?}-{n}"));
     let options = StoreOptions {
         two_phase_commit: matches!(mode, CommitMode::TwoPhase),
@@ -190,7 +202,9 @@ fn appenders(args: &StorageArgs, mode: CommitMode, n: usize, duration: Duration)
     let started = Instant::now();
     // Appenders are tasks on a two-thread runtime, as connections are in
     // the server; OS threads would measure the scheduler instead.
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()?;
     let tasks: Vec<_> = (0..n)
         .map(|i| {
             let (store, batch, stop) = (store.clone(), batch.clone(), stop.clone());
@@ -198,7 +212,9 @@ fn appenders(args: &StorageArgs, mode: CommitMode, n: usize, duration: Duration)
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {
                     let t = Instant::now();
-                    store.append("bench", (i % partitions as usize) as u32, batch.clone()).await?;
+                    store
+                        .append("bench", (i % partitions as usize) as u32, batch.clone())
+                        .await?;
                     latencies.push(t.elapsed().as_micros() as u64);
                 }
                 anyhow::Ok(latencies)
@@ -222,7 +238,10 @@ fn appenders(args: &StorageArgs, mode: CommitMode, n: usize, duration: Duration)
     );
     let records = latencies.len() * args.records_per_batch.max(1);
     Ok(Case {
-        name: format!("pier append ({mode:?}, {} rec/append)", args.records_per_batch.max(1)),
+        name: format!(
+            "pier append ({mode:?}, {} rec/append)",
+            args.records_per_batch.max(1)
+        ),
         appenders: n,
         ops_per_sec: records as f64 / secs,
         mib_per_sec: (records * args.record_bytes) as f64 / secs / 1_048_576.0,

@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "pier", version, about = "A local, durable, Kafka-compatible message queue workbench")]
+#[command(
+    name = "pier",
+    version,
+    about = "A local, durable, Kafka-compatible message queue workbench"
+)]
 pub struct Cli {
     /// Log output format (levels come from RUST_LOG; quiet by default).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "PIER_LOG_FORMAT")]

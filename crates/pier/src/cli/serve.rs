@@ -15,8 +15,14 @@ pub struct ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);
-    let store = Store::open(Location::Dir(data_dir.clone()), StoreOptions::default(), Arc::new(SystemClock))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let store = Store::open(
+        Location::Dir(data_dir.clone()),
+        StoreOptions::default(),
+        Arc::new(SystemClock),
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     println!("pier ready: data {}", data_dir.display());
     runtime.block_on(async {
         let _ = tokio::signal::ctrl_c().await;
