@@ -59,8 +59,8 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             fsync: true,
-            two_phase_commit: false,
-            quick_repair: false,
+            two_phase_commit: true,
+            quick_repair: true,
             page_cache_model: false,
             manual_writer: false,
         }

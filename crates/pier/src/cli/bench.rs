@@ -51,12 +51,12 @@ pub struct StorageArgs {
 #[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
-    /// One fsync per commit with checksummed commit slots.
+    /// What Pier ships: checkpoints with two-phase commit and quick repair.
     Default,
-    /// Two fsyncs per commit.
-    TwoPhase,
-    /// Default plus quick repair (allocator state saved per commit).
-    QuickRepair,
+    /// Checkpoints with one fsync (checksummed commit slots).
+    OnePhase,
+    /// Checkpoints without quick repair (a crash means a full repair).
+    NoQuickRepair,
 }
 
 #[derive(Debug, Serialize)]
@@ -181,8 +181,8 @@ fn appenders(
 ) -> anyhow::Result<Case> {
     let dir = args.dir.join(format!("{mode:?}-{n}"));
     let options = StoreOptions {
-        two_phase_commit: matches!(mode, CommitMode::TwoPhase),
-        quick_repair: matches!(mode, CommitMode::QuickRepair),
+        two_phase_commit: !matches!(mode, CommitMode::OnePhase),
+        quick_repair: !matches!(mode, CommitMode::NoQuickRepair),
         fsync: !args.no_fsync,
         ..StoreOptions::default()
     };
