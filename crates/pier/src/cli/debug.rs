@@ -66,7 +66,11 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<()> {
     match cmd {
         DebugCommand::AppendLoop(args) => append_loop(&args),
         DebugCommand::Open(args) => {
-            let store = Store::open(Location::Dir(args.data_dir), args.commit.options(), Arc::new(SystemClock))?;
+            let store = Store::open(
+                Location::Dir(args.data_dir),
+                args.commit.options(),
+                Arc::new(SystemClock),
+            )?;
             let r = store.recovery();
             println!(
                 "{}",
@@ -84,7 +88,11 @@ pub fn run(cmd: DebugCommand) -> anyhow::Result<()> {
 }
 
 fn append_loop(args: &AppendLoopArgs) -> anyhow::Result<()> {
-    let store = Store::open(Location::Dir(args.data_dir.clone()), args.commit.options(), Arc::new(SystemClock))?;
+    let store = Store::open(
+        Location::Dir(args.data_dir.clone()),
+        args.commit.options(),
+        Arc::new(SystemClock),
+    )?;
     match store.create_topic_blocking("crash", args.appenders, TopicConfig::default()) {
         Ok(_) | Err(AdminError::Topic(pier_core::topic::TopicError::AlreadyExists(_))) => {}
         Err(e) => return Err(e).context("creating topic"),
