@@ -8,10 +8,13 @@ use tokio::sync::oneshot;
 use super::applier::Applier;
 use super::catalog::{PartitionIndex, PartitionState, TopicState};
 use super::error::{AdminError, storage_text};
-use super::tables::{BATCH_INDEX, LOG, META, META_NEXT_TOPIC_ID, PARTITIONS, TOPICS};
+use super::tables::{
+    BATCH_INDEX, LOG, META, META_NEXT_PRODUCER_ID, META_NEXT_TOPIC_ID, PARTITIONS, TOPICS,
+};
 use crate::topic::{
     self, PARTITIONS_PER_TOPIC_MAX, TOPICS_MAX, TopicConfig, TopicError, TopicMeta,
 };
+use redb::ReadableTable;
 
 #[derive(Debug, Clone)]
 pub enum AdminCommand {
@@ -32,6 +35,7 @@ pub enum AdminCommand {
         config: TopicConfig,
     },
     EnforceRetention,
+    AllocateProducerId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,7 @@ pub enum AdminOutcome {
     Topic(TopicMeta),
     Deleted,
     Retention { batches_deleted: usize },
+    ProducerId(i64),
 }
 
 pub(crate) struct AdminRequest {
@@ -137,12 +142,37 @@ impl Applier {
                 meta.config = config;
                 Ok(self.update_topic(&topic, meta))
             }
+            AdminCommand::AllocateProducerId => {
+                drop(catalog);
+                Ok(self.allocate_producer_id())
+            }
             AdminCommand::EnforceRetention => {
                 let topics: Vec<_> = catalog.topics.values().cloned().collect();
                 drop(catalog);
                 Ok(self.enforce_retention(&topics))
             }
         }
+    }
+
+    fn allocate_producer_id(&self) -> Result<(Publish, AdminOutcome), String> {
+        let txn = self.begin(true)?;
+        let id = {
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| storage_text("open meta", e))?;
+            let id = meta
+                .get(META_NEXT_PRODUCER_ID)
+                .map_err(|e| storage_text("read producer id", e))?
+                .map_or(0, |v| v.value());
+            meta.insert(META_NEXT_PRODUCER_ID, id + 1)
+                .map_err(|e| storage_text("bump producer id", e))?;
+            id
+        };
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        Ok((
+            Publish::Trim(Vec::new()),
+            AdminOutcome::ProducerId(id as i64),
+        ))
     }
 
     fn create_topic(&self, meta: TopicMeta) -> Result<(Publish, AdminOutcome), String> {

@@ -23,6 +23,12 @@ pub enum AppendError {
         size_bytes: usize,
         limit_bytes: u32,
     },
+    #[error(
+        "out-of-order sequence number from an idempotent producer: expected {expected}, got {got}"
+    )]
+    OutOfOrderSequence { expected: i32, got: i32 },
+    #[error("producer epoch {got} is fenced by epoch {current_epoch}")]
+    ProducerFenced { current_epoch: i16, got: i16 },
     #[error("the writer queue is full ({max} requests waiting)", max = super::WRITER_QUEUE_MAX)]
     QueueFull,
     #[error("store is poisoned and accepts no writes until it is reopened: {0}")]

@@ -6,6 +6,7 @@ mod applier;
 mod catalog;
 mod error;
 mod open;
+mod producers;
 mod read;
 mod stats;
 mod tables;
@@ -206,11 +207,15 @@ impl Store {
         } else {
             applier::ApplyLink::spawn(applier).map_err(spawn_err)?
         };
+        let producers =
+            producers::ProducerTable::rebuild(&db, &shared.catalog.read().expect("catalog lock"))
+                .map_err(|e| OpenError::Corrupt(format!("reading producer state: {e}")))?;
         let writer = Writer {
             shared: shared.clone(),
             options: options.clone(),
             wal,
             applier: link,
+            producers,
         };
         let (manual, thread) = if options.manual_writer {
             (Some(Mutex::new((writer, rx))), None)
@@ -325,6 +330,29 @@ impl Store {
         let tx = self.sender().ok_or(AppendError::Closed)?;
         tx.blocking_send(command).map_err(|_| AppendError::Closed)?;
         rx.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// Queues an append, waiting only for room in the writer queue; the
+    /// receiver answers after the append is durable. Lets one request
+    /// submit many appends that share a group commit.
+    pub async fn submit_append_async(
+        &self,
+        topic: &str,
+        partition: u32,
+        batch: Bytes,
+    ) -> Result<oneshot::Receiver<Result<Appended, AppendError>>, AppendError> {
+        let (command, rx) = self.prepare(topic, partition, batch)?;
+        let tx = self.sender().ok_or(AppendError::Closed)?;
+        tx.send(command).await.map_err(|_| AppendError::Closed)?;
+        Ok(rx)
+    }
+
+    /// A new idempotent producer id, never handed out before in this store.
+    pub async fn allocate_producer_id(&self) -> Result<i64, AdminError> {
+        match self.admin(AdminCommand::AllocateProducerId).await? {
+            AdminOutcome::ProducerId(id) => Ok(id),
+            other => unreachable!("producer id answered {other:?}"),
+        }
     }
 
     /// Queues an append without waiting (for manual-writer tests).

@@ -22,6 +22,8 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 pub const META_FORMAT_VERSION: &str = "format_version";
 pub const META_NEXT_TOPIC_ID: &str = "next_topic_id";
+/// Next idempotent producer id to hand out.
+pub const META_NEXT_PRODUCER_ID: &str = "next_producer_id";
 /// Sequence number of the last write-ahead log entry applied to the tables.
 pub const META_WAL_APPLIED_SEQ: &str = "wal_applied_seq";
 /// Bumped on any incompatible change to the tables above.

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::applier::{ApplyItem, ApplyLink, ApplyWork};
 use super::catalog::{BatchMeta, PartitionState};
 use super::error::{AppendError, storage_text};
+use super::producers::{ProducerTable, Verdict};
 use super::wal::Wal;
 use super::{Appended, Shared, StoreOptions};
 use crate::batch::{self, BatchInfo};
@@ -48,7 +49,12 @@ pub(crate) struct Writer {
     pub options: StoreOptions,
     pub wal: Wal,
     pub applier: ApplyLink,
+    pub producers: ProducerTable,
 }
+
+/// A retried idempotent batch: answered with its original offsets once the
+/// group it arrived with is durable.
+type Duplicate = (oneshot::Sender<Result<Appended, AppendError>>, Appended);
 
 impl Writer {
     /// Runs until every sender is gone; the applier then checkpoints.
@@ -102,8 +108,9 @@ impl Writer {
             }
             return;
         }
-        let planned = self.plan(requests);
+        let (planned, duplicates) = self.plan(requests);
         if planned.is_empty() {
+            answer_duplicates(duplicates, None);
             return;
         }
         let started = std::time::Instant::now();
@@ -129,10 +136,12 @@ impl Writer {
                     .stats
                     .record_commit(planned.len(), started.elapsed());
                 let items = self.publish(planned, stored);
+                answer_duplicates(duplicates, None);
                 self.applier.send(ApplyWork::Appends { items, last_seq });
             }
             Err(e) => {
                 let reason = self.poison(storage_text("write-ahead log", e));
+                answer_duplicates(duplicates, Some(&reason));
                 for p in planned {
                     let _ = p.req.reply.send(Err(AppendError::Poisoned(reason.clone())));
                 }
@@ -142,15 +151,32 @@ impl Writer {
 
     /// Checks topic, partition and size; assigns dense offsets. Refused
     /// requests are answered here and never reach the log.
-    fn plan(&self, requests: Vec<AppendRequest>) -> Vec<Planned> {
+    fn plan(&mut self, requests: Vec<AppendRequest>) -> (Vec<Planned>, Vec<Duplicate>) {
         let mut next: HashMap<(u32, u32), u64> = HashMap::new();
         let mut planned = Vec::with_capacity(requests.len());
+        let mut duplicates = Vec::new();
         for req in requests {
             match self.check(&req) {
                 Err(err) => {
                     let _ = req.reply.send(Err(err));
                 }
-                Ok((topic_id, partition)) => {
+                Ok((
+                    _,
+                    partition,
+                    Verdict::Duplicate {
+                        base_offset,
+                        last_offset,
+                    },
+                )) => {
+                    let log_start = partition.offsets().0;
+                    let done = Appended {
+                        base_offset,
+                        last_offset,
+                        log_start,
+                    };
+                    duplicates.push((req.reply, done));
+                }
+                Ok((topic_id, partition, Verdict::Append)) => {
                     let next_offset = next
                         .entry((topic_id, req.partition))
                         .or_insert_with(|| partition.offsets().1);
@@ -161,6 +187,15 @@ impl Writer {
                         size_bytes: req.info.size_bytes as u32,
                     };
                     *next_offset = meta.last_offset + 1;
+                    if req.info.producer_id >= 0 {
+                        self.producers.record(
+                            topic_id,
+                            req.partition,
+                            &req.info,
+                            meta.base_offset,
+                            meta.last_offset,
+                        );
+                    }
                     planned.push(Planned {
                         req,
                         topic_id,
@@ -170,10 +205,13 @@ impl Writer {
                 }
             }
         }
-        planned
+        (planned, duplicates)
     }
 
-    fn check(&self, req: &AppendRequest) -> Result<(u32, Arc<PartitionState>), AppendError> {
+    fn check(
+        &self,
+        req: &AppendRequest,
+    ) -> Result<(u32, Arc<PartitionState>, Verdict), AppendError> {
         let topic = self
             .shared
             .catalog
@@ -197,7 +235,18 @@ impl Writer {
                 limit_bytes: topic.meta.config.max_message_bytes,
             });
         }
-        Ok((topic.meta.id, partition))
+        if req.info.transactional || req.info.control {
+            return Err(AppendError::InvalidBatch(
+                crate::batch::BatchError::Corrupt("transactional batches are not supported".into()),
+            ));
+        }
+        let verdict = if req.info.producer_id >= 0 {
+            self.producers
+                .check(topic.meta.id, req.partition, &req.info)?
+        } else {
+            Verdict::Append
+        };
+        Ok((topic.meta.id, partition, verdict))
     }
 
     /// Makes durable batches visible, wakes long polls, answers callers.
@@ -235,6 +284,15 @@ impl Writer {
             });
         }
         items
+    }
+}
+
+fn answer_duplicates(duplicates: Vec<Duplicate>, failed: Option<&str>) {
+    for (reply, done) in duplicates {
+        let _ = reply.send(match failed {
+            None => Ok(done),
+            Some(reason) => Err(AppendError::Poisoned(reason.to_owned())),
+        });
     }
 }
 

@@ -1,32 +1,89 @@
-//! `pier serve`: open the data directory and run until Ctrl-C / SIGTERM.
+//! `pier serve`: the broker, until Ctrl-C or SIGTERM.
 
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
-use pier_core::{Location, Store, StoreOptions, SystemClock};
+use pier::{BrokerConfig, Server};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where the database lives (created if missing).
+    /// Where the data lives (created if missing).
     #[arg(long, env = "PIER_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep everything in memory; nothing survives a restart.
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
+    /// Kafka listener address; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka: SocketAddr,
+    /// HTTP API address (reserved: the HTTP API is not built yet).
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Host name to advertise to clients (default: the address they used).
+    #[arg(long)]
+    advertised_host: Option<String>,
+    /// Refuse to create topics on first use (`auto.create.topics.enable=false`).
+    #[arg(long)]
+    no_auto_create_topics: bool,
+    /// Partitions of auto-created topics (`num.partitions`).
+    #[arg(long, default_value_t = 1)]
+    num_partitions: u32,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let data_dir = args.data_dir.unwrap_or_else(super::default_data_dir);
-    let store = Store::open(
-        Location::Dir(data_dir.clone()),
-        StoreOptions::default(),
-        Arc::new(SystemClock),
-    )?;
+    if !args.kafka.ip().is_loopback() {
+        eprintln!(
+            "pier: warning: listening on {}, reachable from other machines",
+            args.kafka
+        );
+    }
+    if args.http.is_some() {
+        eprintln!("pier: note: --http is reserved; the HTTP API is not available yet");
+    }
+    anyhow::ensure!(
+        (1..=pier::pier_core::topic::PARTITIONS_PER_TOPIC_MAX).contains(&args.num_partitions),
+        "--num-partitions must be 1..={}",
+        pier::pier_core::topic::PARTITIONS_PER_TOPIC_MAX
+    );
+    let mut builder = Server::builder()
+        .kafka_addr(args.kafka)
+        .broker_config(BrokerConfig {
+            auto_create_topics: !args.no_auto_create_topics,
+            num_partitions: args.num_partitions,
+            advertised_host: args.advertised_host,
+        });
+    let data = if args.in_memory {
+        "memory".to_owned()
+    } else {
+        let dir = args.data_dir.unwrap_or_else(super::default_data_dir);
+        builder = builder.data_dir(&dir);
+        dir.display().to_string()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    println!("pier ready: data {}", data_dir.display());
-    runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
-    store.close();
-    Ok(())
+    runtime.block_on(async move {
+        let server = builder.start().await?;
+        println!("pier ready kafka={} data={data}", server.kafka_addr());
+        std::io::stdout().flush()?;
+        wait_for_signal().await;
+        eprintln!("pier: shutting down");
+        server.shutdown().await;
+        anyhow::Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
 }

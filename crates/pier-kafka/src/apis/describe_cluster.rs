@@ -1,0 +1,22 @@
+//! DescribeCluster: one broker, which is also the controller.
+
+use kafka_protocol::messages::BrokerId;
+use kafka_protocol::messages::describe_cluster_request::DescribeClusterRequest;
+use kafka_protocol::messages::describe_cluster_response::{
+    DescribeClusterBroker, DescribeClusterResponse,
+};
+
+use super::str_bytes;
+use crate::broker::Ctx;
+use crate::{CLUSTER_ID, NODE_ID};
+
+pub(crate) fn handle(ctx: &Ctx, _request: DescribeClusterRequest) -> DescribeClusterResponse {
+    let broker = DescribeClusterBroker::default()
+        .with_broker_id(BrokerId(NODE_ID))
+        .with_host(str_bytes(&ctx.advertised_host()))
+        .with_port(ctx.advertised_port());
+    DescribeClusterResponse::default()
+        .with_cluster_id(str_bytes(CLUSTER_ID))
+        .with_controller_id(BrokerId(NODE_ID))
+        .with_brokers(vec![broker])
+}

@@ -1,0 +1,111 @@
+//! Fetch: reads whole batches from each partition; if fewer than
+//! `min_bytes` are ready, waits for the next commit (never polls) until
+//! `max_wait_ms`. No fetch sessions: session id 0 asks for full fetches.
+
+use std::time::Duration;
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::FetchRequest;
+use kafka_protocol::messages::fetch_response::{
+    FetchResponse, FetchableTopicResponse, PartitionData,
+};
+use pier_core::ReadError;
+
+use crate::broker::Ctx;
+
+/// Upper bound on how long a fetch may wait, whatever the client asks.
+pub(crate) const FETCH_MAX_WAIT_MS: i32 = 30_000;
+
+pub(crate) async fn handle(ctx: &Ctx, request: FetchRequest, version: i16) -> FetchResponse {
+    let wait = Duration::from_millis(request.max_wait_ms.clamp(0, FETCH_MAX_WAIT_MS) as u64);
+    let deadline = tokio::time::Instant::now() + wait;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let mut commits = ctx.broker.store.subscribe_commits();
+    loop {
+        commits.mark_unchanged();
+        let (response, bytes, errors) = read_all(ctx, &request, version);
+        if bytes >= min_bytes.max(1) || errors || wait.is_zero() {
+            return response;
+        }
+        if tokio::time::timeout_at(deadline, commits.changed())
+            .await
+            .is_err()
+        {
+            return read_all(ctx, &request, version).0;
+        }
+    }
+}
+
+fn read_all(ctx: &Ctx, request: &FetchRequest, version: i16) -> (FetchResponse, usize, bool) {
+    let store = &ctx.broker.store;
+    let mut budget = if request.max_bytes <= 0 {
+        usize::MAX
+    } else {
+        request.max_bytes as usize
+    };
+    let mut total = 0;
+    let mut errors = false;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for t in &request.topics {
+        let name = t.topic.0.as_str();
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let base = PartitionData::default()
+                .with_partition_index(p.partition)
+                .with_records(Some(bytes::Bytes::new()))
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1);
+            let offset = u64::try_from(p.fetch_offset).unwrap_or(u64::MAX);
+            let max = (p.partition_max_bytes.max(0) as usize).min(budget);
+            let data = match store.read(name, p.partition as u32, offset, max) {
+                Ok(read) => {
+                    total += read.records.len();
+                    budget = budget.saturating_sub(read.records.len());
+                    base.with_high_watermark(read.high_watermark as i64)
+                        .with_last_stable_offset(read.high_watermark as i64)
+                        .with_log_start_offset(read.log_start as i64)
+                        .with_records(Some(read.records))
+                }
+                Err(e) => {
+                    errors = true;
+                    let code = match &e {
+                        ReadError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+                        ReadError::UnknownTopic(_) | ReadError::UnknownPartition { .. } => {
+                            ResponseError::UnknownTopicOrPartition
+                        }
+                        ReadError::Storage(_) => ResponseError::KafkaStorageError,
+                    };
+                    let mut data = base.with_error_code(code.code());
+                    if let ReadError::OffsetOutOfRange {
+                        log_start,
+                        high_watermark,
+                        ..
+                    } = e
+                    {
+                        data = data
+                            .with_high_watermark(high_watermark as i64)
+                            .with_last_stable_offset(high_watermark as i64)
+                            .with_log_start_offset(log_start as i64);
+                    }
+                    data
+                }
+            };
+            let mut data = data;
+            if version < 5 {
+                data.log_start_offset = -1;
+            }
+            partitions.push(data);
+        }
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(t.topic.clone())
+                .with_partitions(partitions),
+        );
+    }
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        errors,
+    )
+}

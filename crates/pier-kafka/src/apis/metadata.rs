@@ -1,0 +1,91 @@
+//! Metadata: this broker, and each topic with its partitions (all led by
+//! us). Unknown topics are auto-created when the client and config allow.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::BrokerId;
+use kafka_protocol::messages::metadata_request::MetadataRequest;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use pier_core::topic;
+
+use super::{str_bytes, topic_name};
+use crate::broker::Ctx;
+use crate::{CLUSTER_ID, NODE_ID};
+
+pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) -> MetadataResponse {
+    let store = &ctx.broker.store;
+    // v0: an empty list means all topics; v1+: null does.
+    let requested: Option<Vec<String>> = match request.topics {
+        None => None,
+        Some(t) if t.is_empty() && version == 0 => None,
+        Some(t) => Some(
+            t.into_iter()
+                .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                .collect(),
+        ),
+    };
+    // Before v4 the field does not exist and creation is allowed.
+    let allow_create = version < 4 || request.allow_auto_topic_creation;
+    let names = match requested {
+        None => store.topic_names(),
+        Some(names) => names,
+    };
+    let mut topics = Vec::with_capacity(names.len());
+    for name in names {
+        topics.push(describe(ctx, &name, allow_create, version).await);
+    }
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(BrokerId(NODE_ID))
+        .with_host(str_bytes(&ctx.advertised_host()))
+        .with_port(ctx.advertised_port());
+    let mut response = MetadataResponse::default()
+        .with_brokers(vec![broker])
+        .with_topics(topics);
+    if version >= 1 {
+        response.controller_id = BrokerId(NODE_ID);
+    }
+    if version >= 2 {
+        response.cluster_id = Some(str_bytes(CLUSTER_ID));
+    }
+    response
+}
+
+async fn describe(
+    ctx: &Ctx,
+    name: &str,
+    allow_create: bool,
+    version: i16,
+) -> MetadataResponseTopic {
+    let base = MetadataResponseTopic::default().with_name(Some(topic_name(name)));
+    if topic::validate_name(name).is_err() {
+        return base.with_error_code(ResponseError::InvalidTopicException.code());
+    }
+    match ctx.broker.ensure_topic(name, allow_create).await {
+        Ok(true) => {}
+        Ok(false) => return base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+        Err(e) => {
+            tracing::warn!(topic = name, error = %e, "auto-create failed");
+            return base.with_error_code(ResponseError::KafkaStorageError.code());
+        }
+    }
+    let Some(described) = ctx.broker.store.describe_topic(name) else {
+        return base.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+    };
+    let partitions = (0..described.meta.partitions as i32)
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p)
+                .with_leader_id(BrokerId(NODE_ID))
+                .with_leader_epoch(if version >= 7 { 0 } else { -1 })
+                .with_replica_nodes(vec![BrokerId(NODE_ID)])
+                .with_isr_nodes(vec![BrokerId(NODE_ID)])
+        })
+        .collect();
+    let base = if version >= 10 {
+        base.with_topic_id(described.meta.uuid)
+    } else {
+        base
+    };
+    base.with_partitions(partitions)
+}

@@ -1,0 +1,126 @@
+//! One file per Kafka API. Each turns a request into `pier-core` calls and
+//! the result into a response; protocol details stay here.
+
+pub(crate) mod api_versions;
+mod create_partitions;
+mod create_topics;
+mod delete_topics;
+mod describe_cluster;
+mod describe_configs;
+mod fetch;
+mod find_coordinator;
+mod init_producer_id;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::Ctx;
+
+/// Versions we implement, per API. ApiVersions advertises exactly these.
+pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 0, 6),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DescribeConfigs, 0, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+pub(crate) fn supported(api: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+/// `None` only for requests that get no response (produce with acks=0).
+pub(crate) async fn handle(ctx: &Ctx, request: RequestKind, version: i16) -> Option<ResponseKind> {
+    Some(match request {
+        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle()),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(ctx, r, version).await),
+        RequestKind::Produce(r) => {
+            return produce::handle(ctx, r, version)
+                .await
+                .map(ResponseKind::Produce);
+        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(ctx, r, version).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(ctx, r)),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(ctx, r, version))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(create_topics::handle(ctx, r, version).await)
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(delete_topics::handle(ctx, r, version).await)
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(init_producer_id::handle(ctx, r).await)
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(describe_configs::handle(ctx, r, version))
+        }
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(create_partitions::handle(ctx, r).await)
+        }
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(describe_cluster::handle(ctx, r))
+        }
+        other => {
+            // Unreachable: conn refuses APIs missing from SUPPORTED.
+            tracing::error!(?other, "request for an API without a handler");
+            return None;
+        }
+    })
+}
+
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+pub(crate) fn topic_name(s: &str) -> TopicName {
+    TopicName(str_bytes(s))
+}
+
+/// The Kafka error code (and message) for a store admin error.
+pub(crate) fn admin_error(e: &pier_core::AdminError) -> (kafka_protocol::ResponseError, String) {
+    use kafka_protocol::ResponseError as E;
+    use pier_core::topic::TopicError as T;
+    let code = match e {
+        pier_core::AdminError::Topic(t) => match t {
+            T::InvalidName { .. } => E::InvalidTopicException,
+            T::AlreadyExists(_) => E::TopicAlreadyExists,
+            T::UnknownTopic(_) => E::UnknownTopicOrPartition,
+            T::InvalidPartitionCount { .. } | T::PartitionsCannotShrink { .. } => {
+                E::InvalidPartitions
+            }
+            T::InvalidConfig { .. } => E::InvalidConfig,
+            T::TooManyTopics => E::PolicyViolation,
+        },
+        pier_core::AdminError::Poisoned(_) | pier_core::AdminError::Closed => E::KafkaStorageError,
+    };
+    (code, e.to_string())
+}
+
+/// The Kafka error code for a failed append.
+pub(crate) fn append_error(e: &pier_core::AppendError) -> kafka_protocol::ResponseError {
+    use kafka_protocol::ResponseError as E;
+    use pier_core::AppendError as A;
+    match e {
+        A::UnknownTopic(_) | A::UnknownPartition { .. } => E::UnknownTopicOrPartition,
+        A::InvalidBatch(_) => E::CorruptMessage,
+        A::BatchTooLarge { .. } => E::MessageTooLarge,
+        A::OutOfOrderSequence { .. } => E::OutOfOrderSequenceNumber,
+        A::ProducerFenced { .. } => E::InvalidProducerEpoch,
+        A::QueueFull | A::Poisoned(_) | A::Closed => E::KafkaStorageError,
+    }
+}

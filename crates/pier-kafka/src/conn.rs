@@ -1,0 +1,165 @@
+//! One client connection: size-prefixed frames in, responses out, in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::REQUEST_MAX_BYTES;
+use crate::apis;
+use crate::broker::{Broker, Ctx};
+
+/// Why a connection was closed on purpose.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnError {
+    #[error("request frame of {0} bytes is outside 0..={max}", max = REQUEST_MAX_BYTES)]
+    FrameSize(i64),
+    #[error("unknown API key {0}")]
+    UnknownApi(i16),
+    #[error("unsupported version {version} of {api:?}")]
+    UnsupportedVersion { api: ApiKey, version: i16 },
+    #[error("malformed {api:?} v{version} request: {reason}")]
+    Malformed {
+        api: ApiKey,
+        version: i16,
+        reason: String,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub(crate) async fn run(
+    socket: TcpStream,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = socket.set_nodelay(true);
+    let local = match socket.local_addr() {
+        Ok(local) => local,
+        Err(_) => return,
+    };
+    let id = broker.register(peer);
+    let ctx = Ctx {
+        broker: broker.clone(),
+        local,
+    };
+    let (read, mut write) = socket.into_split();
+    let mut read = BufReader::new(read);
+    loop {
+        let frame = tokio::select! {
+            frame = read_frame(&mut read) => frame,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let result = match frame {
+            Ok(Some(frame)) => handle_frame(&ctx, id, frame).await,
+            Ok(None) => break,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(response)) => {
+                if let Err(e) = write.write_all(&response).await {
+                    tracing::debug!(%peer, error = %e, "write failed");
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::info!(%peer, error = %e, "closing connection");
+                break;
+            }
+        }
+    }
+    broker.unregister(id);
+}
+
+/// `Ok(None)` at a clean end of stream.
+async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> Result<Option<Bytes>, ConnError> {
+    let size = match read.read_i32().await {
+        Ok(size) => size,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Ok(size) = usize::try_from(size) else {
+        return Err(ConnError::FrameSize(i64::from(size)));
+    };
+    if size > REQUEST_MAX_BYTES || size < 4 {
+        return Err(ConnError::FrameSize(size as i64));
+    }
+    let mut buf = BytesMut::zeroed(size);
+    read.read_exact(&mut buf).await?;
+    Ok(Some(buf.freeze()))
+}
+
+/// Decodes, dispatches and encodes one request. `Ok(None)`: no response
+/// (produce with acks=0).
+async fn handle_frame(ctx: &Ctx, id: u64, mut frame: Bytes) -> Result<Option<Bytes>, ConnError> {
+    let api_key_raw = (&frame[0..2]).get_i16();
+    let version = (&frame[2..4]).get_i16();
+    let api = ApiKey::try_from(api_key_raw).map_err(|()| ConnError::UnknownApi(api_key_raw))?;
+    let supported = apis::supported(api);
+    if !supported.is_some_and(|(min, max)| (min..=max).contains(&version)) {
+        if api == ApiKey::ApiVersions {
+            // Kafka answers an unknown ApiVersions version with a v0 body
+            // listing what it supports, so the client can pick again.
+            let correlation_id = (&frame[4..8]).get_i32();
+            return Ok(Some(encode(
+                correlation_id,
+                api,
+                0,
+                &apis::api_versions::unsupported(),
+            )?));
+        }
+        return Err(ConnError::UnsupportedVersion { api, version });
+    }
+    let malformed = |reason: String| ConnError::Malformed {
+        api,
+        version,
+        reason,
+    };
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
+        .map_err(|e| malformed(format!("header: {e:#}")))?;
+    ctx.broker.note_request(id, header.client_id.as_deref());
+    let request =
+        RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(format!("{e:#}")))?;
+    let Some(response) = apis::handle(ctx, request, version).await else {
+        return Ok(None);
+    };
+    Ok(Some(encode(
+        header.correlation_id,
+        api,
+        version,
+        &response,
+    )?))
+}
+
+fn encode(
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    response: &ResponseKind,
+) -> Result<Bytes, ConnError> {
+    let mut body = BytesMut::new();
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let header_version = if api == ApiKey::ApiVersions {
+        0 // always v0, whatever the request version
+    } else {
+        api.response_header_version(version)
+    };
+    let failed = |e: anyhow::Error| ConnError::Malformed {
+        api,
+        version,
+        reason: format!("cannot encode response: {e:#}"),
+    };
+    header.encode(&mut body, header_version).map_err(failed)?;
+    response.encode(&mut body, version).map_err(failed)?;
+    let mut out = BytesMut::with_capacity(body.len() + 4);
+    out.put_i32(body.len() as i32);
+    out.extend_from_slice(&body);
+    Ok(out.freeze())
+}

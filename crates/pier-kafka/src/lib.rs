@@ -1,0 +1,20 @@
+//! Pier's Kafka wire protocol. `server` accepts connections, `conn` frames
+//! and decodes requests, and each file in `apis` translates one Kafka API
+//! into `pier-core` calls and back — nothing else.
+
+mod apis;
+mod broker;
+mod conn;
+mod server;
+
+pub use broker::{Broker, BrokerConfig, ClientInfo};
+pub use server::{KafkaListener, serve};
+
+/// Largest request frame accepted (Kafka's `socket.request.max.bytes`).
+pub const REQUEST_MAX_BYTES: usize = 100 * 1024 * 1024;
+/// Most client connections served at once.
+pub const CONNECTIONS_MAX: usize = 1_024;
+/// The only broker id: this broker is the whole cluster.
+pub const NODE_ID: i32 = 1;
+/// What Metadata and DescribeCluster call the cluster.
+pub const CLUSTER_ID: &str = "pier-local";

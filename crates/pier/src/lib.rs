@@ -1,0 +1,16 @@
+//! Pier as a library: start the same server `pier serve` runs, inside a
+//! test, in milliseconds.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let server = pier::Server::builder().in_memory().kafka_addr("127.0.0.1:0".parse()?).start().await?;
+//! println!("bootstrap.servers={}", server.kafka_addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod server;
+
+pub use pier_core;
+pub use pier_kafka::BrokerConfig;
+pub use server::{Server, ServerBuilder};

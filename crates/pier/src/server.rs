@@ -1,0 +1,144 @@
+//! The embeddable server: a store, the Kafka listener, and housekeeping.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pier_core::faults::MemoryDisk;
+use pier_core::{AdminCommand, Location, Store, StoreOptions, SystemClock};
+use pier_kafka::{Broker, BrokerConfig, KafkaListener};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often retention runs.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Configures a [`Server`].
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    location: Location,
+    kafka_addr: SocketAddr,
+    broker: BrokerConfig,
+    store: StoreOptions,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            location: Location::Memory(MemoryDisk::new()),
+            kafka_addr: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            broker: BrokerConfig::default(),
+            store: StoreOptions::default(),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Keep data in this directory (created if missing).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.location = Location::Dir(dir.into());
+        self
+    }
+
+    /// Keep data in memory only (the default): nothing touches the disk.
+    pub fn in_memory(mut self) -> Self {
+        self.location = Location::Memory(MemoryDisk::new());
+        self
+    }
+
+    /// Where the Kafka listener binds; port 0 picks a free port.
+    pub fn kafka_addr(mut self, addr: SocketAddr) -> Self {
+        self.kafka_addr = addr;
+        self
+    }
+
+    pub fn broker_config(mut self, config: BrokerConfig) -> Self {
+        self.broker = config;
+        self
+    }
+
+    pub fn store_options(mut self, options: StoreOptions) -> Self {
+        self.store = options;
+        self
+    }
+
+    /// Opens the store and starts listening. Returns once connections are
+    /// accepted.
+    pub async fn start(self) -> anyhow::Result<Server> {
+        let location = self.location.clone();
+        let options = self.store.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            Store::open(location, options, Arc::new(SystemClock))
+        })
+        .await??;
+        let listener = KafkaListener::bind(self.kafka_addr).await?;
+        let kafka_addr = listener.local_addr()?;
+        let broker = Broker::new(store.clone(), self.broker);
+        let (shutdown, stop) = watch::channel(false);
+        let serving = tokio::spawn(pier_kafka::serve(listener, broker.clone(), stop.clone()));
+        let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
+        Ok(Server {
+            kafka_addr,
+            store,
+            broker,
+            shutdown,
+            tasks: vec![serving, housekeeping],
+        })
+    }
+}
+
+async fn housekeeping(store: Store, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopped = tokio::select! {
+            () = tokio::time::sleep(RETENTION_INTERVAL) => false,
+            changed = stop.changed() => changed.is_err() || *stop.borrow(),
+        };
+        if stopped {
+            return;
+        }
+        if let Err(e) = store.admin(AdminCommand::EnforceRetention).await {
+            tracing::warn!(error = %e, "retention failed");
+        }
+    }
+}
+
+/// A running Pier: the Kafka listener over a store.
+#[derive(Debug)]
+pub struct Server {
+    kafka_addr: SocketAddr,
+    store: Store,
+    broker: Arc<Broker>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The bound Kafka address: use it as `bootstrap.servers`.
+    pub fn kafka_addr(&self) -> SocketAddr {
+        self.kafka_addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Stops accepting, lets connections finish their current request,
+    /// then lets the store finish queued commits and checkpoint.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    }
+}
