@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod clock;
 pub mod faults;
+pub mod groups;
 pub mod store;
 pub mod topic;
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use pier_core::groups::Coordinator;
 use pier_core::topic::TopicError;
 use pier_core::{AdminError, Store, TopicConfig};
 
@@ -42,6 +43,7 @@ pub struct ClientInfo {
 #[derive(Debug)]
 pub struct Broker {
     pub store: Store,
+    pub groups: Coordinator,
     pub config: BrokerConfig,
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
     next_connection_id: AtomicU64,
@@ -51,6 +53,7 @@ impl Broker {
     pub fn new(store: Store, config: BrokerConfig) -> Arc<Self> {
         Arc::new(Self {
             store,
+            groups: Coordinator::new(Arc::new(pier_core::SystemClock)),
             config,
             clients: Mutex::new(BTreeMap::new()),
             next_connection_id: AtomicU64::new(1),
@@ -121,6 +124,7 @@ pub(crate) struct Ctx {
     pub broker: Arc<Broker>,
     /// Our address as this client reached it: what we advertise.
     pub local: SocketAddr,
+    pub peer: SocketAddr,
 }
 
 impl Ctx {

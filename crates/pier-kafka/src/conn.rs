@@ -48,6 +48,7 @@ pub(crate) async fn run(
     let ctx = Ctx {
         broker: broker.clone(),
         local,
+        peer,
     };
     let (read, mut write) = socket.into_split();
     let mut read = BufReader::new(read);
@@ -88,7 +89,7 @@ async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> Result<Option<Byt
     let Ok(size) = usize::try_from(size) else {
         return Err(ConnError::FrameSize(i64::from(size)));
     };
-    if size > REQUEST_MAX_BYTES || size < 4 {
+    if !(4..=REQUEST_MAX_BYTES).contains(&size) {
         return Err(ConnError::FrameSize(size as i64));
     }
     let mut buf = BytesMut::zeroed(size);
@@ -127,7 +128,8 @@ async fn handle_frame(ctx: &Ctx, id: u64, mut frame: Bytes) -> Result<Option<Byt
     ctx.broker.note_request(id, header.client_id.as_deref());
     let request =
         RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(format!("{e:#}")))?;
-    let Some(response) = apis::handle(ctx, request, version).await else {
+    let client_id = header.client_id.as_deref().unwrap_or_default();
+    let Some(response) = apis::handle(ctx, request, version, client_id).await else {
         return Ok(None);
     };
     Ok(Some(encode(

@@ -77,14 +77,32 @@ impl ServerBuilder {
         let broker = Broker::new(store.clone(), self.broker);
         let (shutdown, stop) = watch::channel(false);
         let serving = tokio::spawn(pier_kafka::serve(listener, broker.clone(), stop.clone()));
+        let ticking = tokio::spawn(tick_groups(broker.clone(), stop.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
         Ok(Server {
             kafka_addr,
             store,
             broker,
             shutdown,
-            tasks: vec![serving, housekeeping],
+            tasks: vec![serving, ticking, housekeeping],
         })
+    }
+}
+
+/// How often group sessions and rebalance deadlines are checked.
+pub const GROUP_TICK: Duration = Duration::from_millis(100);
+
+async fn tick_groups(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(GROUP_TICK);
+    loop {
+        let stopped = tokio::select! {
+            _ = interval.tick() => false,
+            changed = stop.changed() => changed.is_err() || *stop.borrow(),
+        };
+        if stopped {
+            return;
+        }
+        broker.groups.tick();
     }
 }
 

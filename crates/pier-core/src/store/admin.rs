@@ -36,6 +36,15 @@ pub enum AdminCommand {
     },
     EnforceRetention,
     AllocateProducerId,
+    /// Durably records consumer-group offsets.
+    CommitOffsets {
+        group: String,
+        offsets: Vec<(String, u32, super::CommittedOffset)>,
+    },
+    /// Forgets every committed offset of a group.
+    DeleteGroupOffsets {
+        group: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +53,7 @@ pub enum AdminOutcome {
     Deleted,
     Retention { batches_deleted: usize },
     ProducerId(i64),
+    Done,
 }
 
 pub(crate) struct AdminRequest {
@@ -141,6 +151,18 @@ impl Applier {
                 let mut meta = topic.meta.clone();
                 meta.config = config;
                 Ok(self.update_topic(&topic, meta))
+            }
+            AdminCommand::CommitOffsets { group, offsets } => {
+                drop(catalog);
+                Ok(self
+                    .commit_offsets(&group, &offsets)
+                    .map(|()| (Publish::Trim(Vec::new()), AdminOutcome::Done)))
+            }
+            AdminCommand::DeleteGroupOffsets { group } => {
+                drop(catalog);
+                Ok(self
+                    .delete_group_offsets(&group)
+                    .map(|()| (Publish::Trim(Vec::new()), AdminOutcome::Done)))
             }
             AdminCommand::AllocateProducerId => {
                 drop(catalog);

@@ -5,6 +5,7 @@ mod admin;
 mod applier;
 mod catalog;
 mod error;
+mod offsets;
 mod open;
 mod producers;
 mod read;
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use admin::{AdminCommand, AdminOutcome};
 pub use catalog::BatchMeta;
 pub use error::{AdminError, AppendError, OpenError, ReadError};
+pub use offsets::{CommittedOffset, OFFSET_METADATA_MAX_BYTES};
 pub use open::{DB_FILE, Location, WAL_FILES};
 pub use read::{PartitionInfo, ReadResult, TopicDescription};
 pub use stats::StoreStatsSnapshot;
@@ -76,6 +78,7 @@ pub(crate) struct Shared {
     /// Bumped after every commit; multi-partition long polls wait on it.
     pub commits: watch::Sender<u64>,
     pub stats: StoreStats,
+    pub offsets: std::sync::RwLock<offsets::OffsetCache>,
 }
 
 impl Shared {
@@ -186,6 +189,7 @@ impl Store {
             clock,
             commits: watch::channel(0).0,
             stats: StoreStats::default(),
+            offsets: std::sync::RwLock::new(offsets::load(&db).map_err(OpenError::Corrupt)?),
         });
         let (tx, rx) = mpsc::channel(WRITER_QUEUE_MAX);
         let applier = applier::Applier {

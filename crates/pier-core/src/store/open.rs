@@ -179,6 +179,8 @@ fn init_tables(db: &Database) -> Result<(), OpenError> {
         txn.open_table(PARTITIONS).map_err(corrupt)?;
         txn.open_table(LOG).map_err(corrupt)?;
         txn.open_table(BATCH_INDEX).map_err(corrupt)?;
+        txn.open_table(super::tables::GROUP_OFFSETS)
+            .map_err(corrupt)?;
         let mut meta = txn.open_table(META).map_err(corrupt)?;
         meta.insert(META_FORMAT_VERSION, FORMAT_VERSION)
             .map_err(corrupt)?;

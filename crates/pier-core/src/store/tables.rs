@@ -17,6 +17,9 @@ pub const LOG: TableDefinition<BatchKey, &[u8]> = TableDefinition::new("log");
 /// store never reads the log itself.
 pub const BATCH_INDEX: TableDefinition<BatchKey, (u64, i64, u32)> =
     TableDefinition::new("batch_index");
+/// (group, topic, partition) → (committed offset, metadata).
+pub const GROUP_OFFSETS: TableDefinition<(&str, &str, u32), (i64, &str)> =
+    TableDefinition::new("group_offsets");
 /// Store-wide counters and the format version.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 

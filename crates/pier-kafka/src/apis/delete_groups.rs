@@ -1,0 +1,41 @@
+//! DeleteGroups: only groups without members; their offsets go too.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
+use kafka_protocol::messages::delete_groups_response::{
+    DeletableGroupResult, DeleteGroupsResponse,
+};
+use pier_core::AdminCommand;
+
+use super::groups;
+use crate::broker::Ctx;
+
+pub(crate) async fn handle(ctx: &Ctx, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let mut results = Vec::with_capacity(request.groups_names.len());
+    for id in request.groups_names {
+        let name = id.0.to_string();
+        let known = ctx.broker.groups.describe(&name).is_some()
+            || ctx.broker.store.groups_with_offsets().contains(&name);
+        let code = if !known {
+            ResponseError::GroupIdNotFound.code()
+        } else if let Err(e) = ctx.broker.groups.delete(&name) {
+            groups::code(&e)
+        } else if ctx
+            .broker
+            .store
+            .admin(AdminCommand::DeleteGroupOffsets { group: name })
+            .await
+            .is_err()
+        {
+            ResponseError::KafkaStorageError.code()
+        } else {
+            0
+        };
+        results.push(
+            DeletableGroupResult::default()
+                .with_group_id(id)
+                .with_error_code(code),
+        );
+    }
+    DeleteGroupsResponse::default().with_results(results)
+}

@@ -1,0 +1,52 @@
+//! DescribeGroups: state, protocol and members of each group.
+
+use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
+use kafka_protocol::messages::describe_groups_response::{
+    DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
+};
+
+use super::str_bytes;
+use crate::broker::Ctx;
+
+pub(crate) fn handle(
+    ctx: &Ctx,
+    request: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let groups = request
+        .groups
+        .into_iter()
+        .map(|id| {
+            let Some(d) = ctx.broker.groups.describe(id.as_str()) else {
+                // Kafka describes an unknown group as Dead with no members.
+                return DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_group_state(str_bytes("Dead"));
+            };
+            let members = d
+                .members
+                .into_iter()
+                .map(|m| {
+                    let member = DescribedGroupMember::default()
+                        .with_member_id(str_bytes(&m.member_id))
+                        .with_client_id(str_bytes(&m.client_id))
+                        .with_client_host(str_bytes(&m.client_host))
+                        .with_member_metadata(m.metadata)
+                        .with_member_assignment(m.assignment);
+                    if version >= 4 {
+                        member.with_group_instance_id(m.group_instance_id.as_deref().map(str_bytes))
+                    } else {
+                        member
+                    }
+                })
+                .collect();
+            DescribedGroup::default()
+                .with_group_id(id)
+                .with_group_state(str_bytes(d.state.kafka_name()))
+                .with_protocol_type(str_bytes(&d.protocol_type))
+                .with_protocol_data(str_bytes(&d.protocol))
+                .with_members(members)
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}

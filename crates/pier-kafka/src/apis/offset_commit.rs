@@ -1,0 +1,88 @@
+//! OffsetCommit: checked against the group's generation, stored durably
+//! before the answer.
+
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::offset_commit_request::OffsetCommitRequest;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponse, OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use pier_core::AdminCommand;
+use pier_core::store::{CommittedOffset, OFFSET_METADATA_MAX_BYTES};
+
+use super::groups;
+use crate::broker::Ctx;
+
+pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCommitResponse {
+    let group = request.group_id.0.to_string();
+    let check = ctx.broker.groups.validate_commit(
+        &group,
+        request.member_id.as_str(),
+        request.generation_id_or_member_epoch,
+    );
+    let group_error = check.err().map(|e| groups::code(&e));
+    let mut accepted = Vec::new();
+    let mut codes = Vec::new();
+    for t in &request.topics {
+        let name = t.name.0.to_string();
+        let known = ctx
+            .broker
+            .store
+            .describe_topic(&name)
+            .map(|d| d.meta.partitions);
+        for p in &t.partitions {
+            let metadata = p
+                .committed_metadata
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned();
+            let code = if let Some(code) = group_error {
+                code
+            } else if known.is_none_or(|n| p.partition_index < 0 || p.partition_index as u32 >= n) {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else if metadata.len() > OFFSET_METADATA_MAX_BYTES {
+                ResponseError::OffsetMetadataTooLarge.code()
+            } else {
+                let c = CommittedOffset {
+                    offset: p.committed_offset,
+                    metadata,
+                };
+                accepted.push((name.clone(), p.partition_index as u32, c));
+                0
+            };
+            codes.push(code);
+        }
+    }
+    if !accepted.is_empty() {
+        let command = AdminCommand::CommitOffsets {
+            group,
+            offsets: accepted,
+        };
+        if ctx.broker.store.admin(command).await.is_err() {
+            let failed = ResponseError::KafkaStorageError.code();
+            codes
+                .iter_mut()
+                .filter(|c| **c == 0)
+                .for_each(|c| *c = failed);
+        }
+    }
+    let mut codes = codes.into_iter();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(codes.next().unwrap_or_default())
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
