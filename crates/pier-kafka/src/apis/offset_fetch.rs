@@ -11,13 +11,12 @@ use kafka_protocol::messages::offset_fetch_response::{
 use super::{str_bytes, topic_name};
 use crate::broker::Ctx;
 
+/// A topic's committed offsets: (partition, offset, metadata).
+type TopicOffsets = (TopicName, Vec<(i32, i64, String)>);
+
 /// (topic, [(partition, offset, metadata)]) for the requested topics, or
 /// for every committed topic when `topics` is `None`.
-fn lookup(
-    ctx: &Ctx,
-    group: &str,
-    topics: Option<Vec<(TopicName, Vec<i32>)>>,
-) -> Vec<(TopicName, Vec<(i32, i64, String)>)> {
+fn lookup(ctx: &Ctx, group: &str, topics: Option<Vec<(TopicName, Vec<i32>)>>) -> Vec<TopicOffsets> {
     let committed = ctx.broker.store.committed_offsets(group);
     let topics = topics.unwrap_or_else(|| {
         let mut all: Vec<(TopicName, Vec<i32>)> = Vec::new();
