@@ -16,7 +16,7 @@ use crate::broker::{Broker, Ctx};
 
 /// Why a connection was closed on purpose.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ConnError {
+pub enum ConnError {
     #[error("request frame of {0} bytes is outside 0..={max}", max = REQUEST_MAX_BYTES)]
     FrameSize(i64),
     #[error("unknown API key {0}")]
@@ -97,24 +97,33 @@ async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> Result<Option<Byt
     Ok(Some(buf.freeze()))
 }
 
-/// Decodes, dispatches and encodes one request. `Ok(None)`: no response
-/// (produce with acks=0).
-async fn handle_frame(ctx: &Ctx, id: u64, mut frame: Bytes) -> Result<Option<Bytes>, ConnError> {
+/// What a frame decodes to.
+#[derive(Debug)]
+pub enum Decoded {
+    Request {
+        header: RequestHeader,
+        api: ApiKey,
+        version: i16,
+        request: Box<RequestKind>,
+    },
+    /// An ApiVersions request in a version we do not speak: answer v0.
+    UnsupportedApiVersions { correlation_id: i32 },
+}
+
+/// Decodes one request frame (without its length prefix). Never panics,
+/// whatever the bytes: this is the fuzz target's entry point.
+pub fn decode_request(mut frame: Bytes) -> Result<Decoded, ConnError> {
+    if frame.len() < 8 {
+        return Err(ConnError::FrameSize(frame.len() as i64));
+    }
     let api_key_raw = (&frame[0..2]).get_i16();
     let version = (&frame[2..4]).get_i16();
     let api = ApiKey::try_from(api_key_raw).map_err(|()| ConnError::UnknownApi(api_key_raw))?;
     let supported = apis::supported(api);
     if !supported.is_some_and(|(min, max)| (min..=max).contains(&version)) {
         if api == ApiKey::ApiVersions {
-            // Kafka answers an unknown ApiVersions version with a v0 body
-            // listing what it supports, so the client can pick again.
             let correlation_id = (&frame[4..8]).get_i32();
-            return Ok(Some(encode(
-                correlation_id,
-                api,
-                0,
-                &apis::api_versions::unsupported(),
-            )?));
+            return Ok(Decoded::UnsupportedApiVersions { correlation_id });
         }
         return Err(ConnError::UnsupportedVersion { api, version });
     }
@@ -125,9 +134,39 @@ async fn handle_frame(ctx: &Ctx, id: u64, mut frame: Bytes) -> Result<Option<Byt
     };
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
         .map_err(|e| malformed(format!("header: {e:#}")))?;
-    ctx.broker.note_request(id, header.client_id.as_deref());
     let request =
         RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(format!("{e:#}")))?;
+    Ok(Decoded::Request {
+        header,
+        api,
+        version,
+        request: Box::new(request),
+    })
+}
+
+/// Decodes, dispatches and encodes one request. `Ok(None)`: no response
+/// (produce with acks=0).
+async fn handle_frame(ctx: &Ctx, id: u64, frame: Bytes) -> Result<Option<Bytes>, ConnError> {
+    let (header, api, version, request) = match decode_request(frame)? {
+        Decoded::UnsupportedApiVersions { correlation_id } => {
+            // Kafka answers an unknown ApiVersions version with a v0 body
+            // listing what it supports, so the client can pick again.
+            let response = apis::api_versions::unsupported();
+            return Ok(Some(encode(
+                correlation_id,
+                ApiKey::ApiVersions,
+                0,
+                &response,
+            )?));
+        }
+        Decoded::Request {
+            header,
+            api,
+            version,
+            request,
+        } => (header, api, version, *request),
+    };
+    ctx.broker.note_request(id, header.client_id.as_deref());
     let client_id = header.client_id.as_deref().unwrap_or_default();
     let Some(response) = apis::handle(ctx, request, version, client_id).await else {
         return Ok(None);

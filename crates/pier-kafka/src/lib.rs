@@ -8,6 +8,7 @@ mod conn;
 mod server;
 
 pub use broker::{Broker, BrokerConfig, ClientInfo};
+pub use conn::{ConnError, Decoded, decode_request};
 pub use server::{KafkaListener, serve};
 
 /// Largest request frame accepted (Kafka's `socket.request.max.bytes`).

@@ -6,7 +6,9 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
 use kafka_protocol::messages::api_versions_response::ApiVersionsResponse;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use kafka_protocol::messages::produce_request::{
+    PartitionProduceData, ProduceRequest, TopicProduceData,
+};
 use kafka_protocol::messages::produce_response::ProduceResponse;
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
@@ -26,7 +28,9 @@ fn frame(api: ApiKey, version: i16, correlation_id: i32, body: &impl Encodable) 
         .with_correlation_id(correlation_id)
         .with_client_id(Some(StrBytes::from_static_str("bad-input-test")));
     let mut buf = BytesMut::new();
-    header.encode(&mut buf, api.request_header_version(version)).unwrap();
+    header
+        .encode(&mut buf, api.request_header_version(version))
+        .unwrap();
     body.encode(&mut buf, version).unwrap();
     let mut out = BytesMut::new();
     out.put_i32(buf.len() as i32);
@@ -42,26 +46,47 @@ async fn read_response(stream: &mut TcpStream) -> Option<Bytes> {
         stream.read_exact(&mut buf).await.ok()?;
         Some(Bytes::from(buf))
     };
-    tokio::time::timeout(Duration::from_secs(5), read).await.expect("server answered or closed in time")
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("server answered or closed in time")
 }
 
 async fn api_versions_ok(server: &pier::Server) {
     let mut s = connect(server).await;
-    s.write_all(&frame(ApiKey::ApiVersions, 3, 7, &ApiVersionsRequest::default())).await.unwrap();
-    let mut body = read_response(&mut s).await.expect("a healthy connection is answered");
+    s.write_all(&frame(
+        ApiKey::ApiVersions,
+        3,
+        7,
+        &ApiVersionsRequest::default(),
+    ))
+    .await
+    .unwrap();
+    let mut body = read_response(&mut s)
+        .await
+        .expect("a healthy connection is answered");
     let header = ResponseHeader::decode(&mut body, 0).unwrap();
     assert_eq!(header.correlation_id, 7);
     let response = ApiVersionsResponse::decode(&mut body, 3).unwrap();
     assert_eq!(response.error_code, 0);
-    assert!(response.api_keys.iter().any(|k| k.api_key == ApiKey::Produce as i16));
+    assert!(
+        response
+            .api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::Produce as i16)
+    );
 }
 
 fn produce(topic: &str, records: Bytes) -> ProduceRequest {
-    let partition = PartitionProduceData::default().with_index(0).with_records(Some(records));
+    let partition = PartitionProduceData::default()
+        .with_index(0)
+        .with_records(Some(records));
     let topic = TopicProduceData::default()
         .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
         .with_partition_data(vec![partition]);
-    ProduceRequest::default().with_acks(-1).with_timeout_ms(5_000).with_topic_data(vec![topic])
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![topic])
 }
 
 fn one_record(value: &str) -> Bytes {
@@ -75,7 +100,9 @@ fn one_record(value: &str) -> Bytes {
 
 async fn produce_code(server: &pier::Server, records: Bytes) -> i16 {
     let mut s = connect(server).await;
-    s.write_all(&frame(ApiKey::Produce, 9, 1, &produce("t", records))).await.unwrap();
+    s.write_all(&frame(ApiKey::Produce, 9, 1, &produce("t", records)))
+        .await
+        .unwrap();
     let mut body = read_response(&mut s).await.expect("produce is answered");
     ResponseHeader::decode(&mut body, ApiKey::Produce.response_header_version(9)).unwrap();
     let response = ProduceResponse::decode(&mut body, 9).unwrap();
@@ -83,7 +110,12 @@ async fn produce_code(server: &pier::Server, records: Bytes) -> i16 {
 }
 
 async fn start() -> pier::Server {
-    pier::Server::builder().in_memory().kafka_addr("127.0.0.1:0".parse().unwrap()).start().await.unwrap()
+    pier::Server::builder()
+        .in_memory()
+        .kafka_addr("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -93,7 +125,12 @@ async fn garbage_closes_only_the_offending_connection() {
     let bystander = connect(&server).await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("random bytes", (0..64u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect()),
+        (
+            "random bytes",
+            (0..64u8)
+                .map(|i| i.wrapping_mul(37).wrapping_add(11))
+                .collect(),
+        ),
         ("huge length prefix", 0x7fff_ffffi32.to_be_bytes().to_vec()),
         ("negative length prefix", (-5i32).to_be_bytes().to_vec()),
         ("unknown API key", {
@@ -104,6 +141,16 @@ async fn garbage_closes_only_the_offending_connection() {
         ("unsupported Produce version", {
             let mut f = frame(ApiKey::Produce, 9, 1, &produce("t", one_record("x"))).to_vec();
             f[6..8].copy_from_slice(&99i16.to_be_bytes());
+            f
+        }),
+        // Found by the fuzzer: DeleteGroups v0 declaring ~650 million group
+        // ids in 14 bytes once made the decoder allocate ~20 GB and abort.
+        ("huge array count", {
+            let body = [
+                0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x26, 0xff, 0x00, 0x05,
+            ];
+            let mut f = (body.len() as i32).to_be_bytes().to_vec();
+            f.extend_from_slice(&body);
             f
         }),
         ("truncated body", {
@@ -117,7 +164,10 @@ async fn garbage_closes_only_the_offending_connection() {
         let mut s = connect(&server).await;
         s.write_all(&bytes).await.unwrap();
         let _ = s.shutdown().await;
-        assert!(read_response(&mut s).await.is_none(), "{name}: the connection must be closed");
+        assert!(
+            read_response(&mut s).await.is_none(),
+            "{name}: the connection must be closed"
+        );
     }
     // A frame cut off mid-way (client disconnects) must not hurt either.
     let mut s = connect(&server).await;
@@ -136,7 +186,14 @@ async fn garbage_closes_only_the_offending_connection() {
 async fn unsupported_api_versions_version_gets_a_v0_answer() {
     let server = start().await;
     let mut s = connect(&server).await;
-    s.write_all(&frame(ApiKey::ApiVersions, 3, 5, &ApiVersionsRequest::default())).await.unwrap();
+    s.write_all(&frame(
+        ApiKey::ApiVersions,
+        3,
+        5,
+        &ApiVersionsRequest::default(),
+    ))
+    .await
+    .unwrap();
     read_response(&mut s).await.unwrap();
     // Version 42 does not exist: Kafka answers with v0 and UNSUPPORTED_VERSION.
     let mut f = BytesMut::new();
@@ -148,7 +205,10 @@ async fn unsupported_api_versions_version_gets_a_v0_answer() {
     f.put_i16(-1);
     s.write_all(&f).await.unwrap();
     let mut body = read_response(&mut s).await.expect("answered, not closed");
-    assert_eq!(ResponseHeader::decode(&mut body, 0).unwrap().correlation_id, 9);
+    assert_eq!(
+        ResponseHeader::decode(&mut body, 0).unwrap().correlation_id,
+        9
+    );
     let response = ApiVersionsResponse::decode(&mut body, 0).unwrap();
     assert_eq!(response.error_code, 35, "UNSUPPORTED_VERSION");
     assert!(!response.api_keys.is_empty(), "lists what we support");
@@ -161,10 +221,18 @@ async fn a_wrong_crc_is_corrupt_message_and_stores_nothing() {
     assert_eq!(produce_code(&server, one_record("good")).await, 0);
     let mut bad = one_record("bad").to_vec();
     *bad.last_mut().unwrap() ^= 0x01;
-    assert_eq!(produce_code(&server, Bytes::from(bad)).await, 2, "CORRUPT_MESSAGE");
+    assert_eq!(
+        produce_code(&server, Bytes::from(bad)).await,
+        2,
+        "CORRUPT_MESSAGE"
+    );
     let mut truncated = one_record("short").to_vec();
     truncated.truncate(30);
-    assert_eq!(produce_code(&server, Bytes::from(truncated)).await, 2, "CORRUPT_MESSAGE");
+    assert_eq!(
+        produce_code(&server, Bytes::from(truncated)).await,
+        2,
+        "CORRUPT_MESSAGE"
+    );
     assert_eq!(server.store().offsets("t", 0).unwrap(), (0, 1));
     server.shutdown().await;
 }
