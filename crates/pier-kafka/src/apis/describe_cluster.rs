@@ -10,7 +10,7 @@ use super::str_bytes;
 use crate::broker::Ctx;
 use crate::{CLUSTER_ID, NODE_ID};
 
-pub(crate) fn handle(ctx: &Ctx, _request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub(crate) fn handle(ctx: &Ctx, request: DescribeClusterRequest) -> DescribeClusterResponse {
     let broker = DescribeClusterBroker::default()
         .with_broker_id(BrokerId(NODE_ID))
         .with_host(str_bytes(&ctx.advertised_host()))
@@ -19,4 +19,9 @@ pub(crate) fn handle(ctx: &Ctx, _request: DescribeClusterRequest) -> DescribeClu
         .with_cluster_id(str_bytes(CLUSTER_ID))
         .with_controller_id(BrokerId(NODE_ID))
         .with_brokers(vec![broker])
+        .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
+            super::acl::CLUSTER
+        } else {
+            i32::MIN
+        })
 }

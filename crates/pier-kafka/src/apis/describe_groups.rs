@@ -40,7 +40,13 @@ pub(crate) fn handle(
                     }
                 })
                 .collect();
+            let authorized = if version >= 3 && request.include_authorized_operations {
+                super::acl::GROUP
+            } else {
+                i32::MIN
+            };
             DescribedGroup::default()
+                .with_authorized_operations(authorized)
                 .with_group_id(id)
                 .with_group_state(str_bytes(d.state.kafka_name()))
                 .with_protocol_type(str_bytes(&d.protocol_type))

@@ -33,7 +33,11 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
     };
     let mut topics = Vec::with_capacity(names.len());
     for name in names {
-        topics.push(describe(ctx, &name, allow_create, version).await);
+        let mut topic = describe(ctx, &name, allow_create, version).await;
+        if version >= 8 && request.include_topic_authorized_operations {
+            topic.topic_authorized_operations = super::acl::TOPIC;
+        }
+        topics.push(topic);
     }
     let broker = MetadataResponseBroker::default()
         .with_node_id(BrokerId(NODE_ID))
@@ -47,6 +51,9 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
     }
     if version >= 2 {
         response.cluster_id = Some(str_bytes(CLUSTER_ID));
+    }
+    if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
+        response.cluster_authorized_operations = super::acl::CLUSTER;
     }
     response
 }

@@ -173,3 +173,23 @@ pub(crate) fn append_error(e: &pier_core::AppendError) -> kafka_protocol::Respon
         A::QueueFull | A::Poisoned(_) | A::Closed => E::KafkaStorageError,
     }
 }
+
+/// Authorized-operation bit fields (Kafka `AclOperation` codes as bits).
+/// Pier has no ACLs: everything a resource supports is allowed.
+pub(crate) mod acl {
+    const fn bits(ops: &[u8]) -> i32 {
+        let mut mask = 0;
+        let mut i = 0;
+        while i < ops.len() {
+            mask |= 1 << ops[i];
+            i += 1;
+        }
+        mask
+    }
+    /// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+    pub const TOPIC: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
+    /// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+    pub const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
+    /// READ, DELETE, DESCRIBE.
+    pub const GROUP: i32 = bits(&[3, 6, 8]);
+}
