@@ -204,6 +204,10 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after() {
         Some((3, 300))
     );
     assert_eq!(store.offset_for_timestamp("t", 0, 301).unwrap(), None);
+    assert_eq!(
+        store.offset_of_max_timestamp("t", 0).unwrap(),
+        Some((3, 300))
+    );
 }
 
 #[test]

@@ -179,6 +179,34 @@ impl Store {
         Ok(None)
     }
 
+    /// The record with the largest timestamp (the first of equals): its
+    /// (offset, timestamp), or `None` for an empty partition.
+    pub fn offset_of_max_timestamp(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<(u64, i64)>, ReadError> {
+        let (_, state) = self.partition(topic, partition)?;
+        let best = state
+            .snapshot()
+            .batches
+            .iter()
+            .fold(None::<(u64, i64)>, |best, b| match best {
+                Some((_, ts)) if ts >= b.max_timestamp_ms => best,
+                _ => Some((b.base_offset, b.max_timestamp_ms)),
+            });
+        let Some((base, max_ts)) = best else {
+            return Ok(None);
+        };
+        let read = self.read(topic, partition, base, 1)?;
+        let records =
+            batch::decode_records(&read.records).map_err(|e| ReadError::Storage(e.to_string()))?;
+        Ok(records
+            .iter()
+            .find(|r| r.timestamp == max_ts)
+            .map(|r| (r.offset as u64, r.timestamp)))
+    }
+
     /// Watches the high watermark of one partition: long polls wait on it
     /// (with their own timeout) instead of polling.
     pub fn watch_partition(

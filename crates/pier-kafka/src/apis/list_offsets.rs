@@ -56,7 +56,11 @@ fn lookup(
 ) -> Result<(i64, i64), ReadError> {
     let (start, end) = store.offsets(topic, partition)?;
     Ok(match timestamp {
-        LATEST | MAX_TIMESTAMP => (end as i64, -1),
+        LATEST => (end as i64, -1),
+        MAX_TIMESTAMP => match store.offset_of_max_timestamp(topic, partition)? {
+            Some((offset, found)) => (offset as i64, found),
+            None => (-1, -1),
+        },
         EARLIEST => (start as i64, -1),
         ts => match store.offset_for_timestamp(topic, partition, ts)? {
             Some((offset, found)) => (offset as i64, found),
