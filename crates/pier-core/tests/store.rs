@@ -135,19 +135,36 @@ fn reads_respect_byte_limits_but_return_at_least_one_batch() {
     );
 }
 
+/// A store whose writer (and applier) run only when told, so each append
+/// becomes its own stored row.
+fn manual_store(clock: &ManualClock) -> Store {
+    let options = StoreOptions {
+        manual_writer: true,
+        ..StoreOptions::default()
+    };
+    Store::open(
+        Location::Memory(pier_core::faults::MemoryDisk::new()),
+        options,
+        Arc::new(clock.clone()),
+    )
+    .unwrap()
+}
+
+fn append_now(store: &Store, topic: &str, batch: Bytes) {
+    let mut rx = store.submit_append(topic, 0, batch).unwrap();
+    store.step_writer();
+    rx.try_recv().unwrap().unwrap();
+}
+
 #[test]
 fn retention_deletes_whole_old_batches_by_time_and_size() {
     let clock = ManualClock::new(10_000);
-    let (_disk, store) = memory_store(&clock);
+    let store = manual_store(&clock);
     let mut config = TopicConfig::default();
     config.retention_ms = 5_000;
     store.create_topic_blocking("t", 1, config).unwrap();
-    store
-        .append_blocking("t", 0, records(&["old1", "old2"], 1_000))
-        .unwrap();
-    store
-        .append_blocking("t", 0, records(&["new"], 9_000))
-        .unwrap();
+    append_now(&store, "t", records(&["old1", "old2"], 1_000));
+    append_now(&store, "t", records(&["new"], 9_000));
     let outcome = store
         .admin_blocking(AdminCommand::EnforceRetention)
         .unwrap();
@@ -165,9 +182,7 @@ fn retention_deletes_whole_old_batches_by_time_and_size() {
     by_size.retention_bytes = one_batch * 2;
     store.create_topic_blocking("s", 1, by_size).unwrap();
     for i in 0..5 {
-        store
-            .append_blocking("s", 0, records(&[&format!("{i:010}")], 0))
-            .unwrap();
+        append_now(&store, "s", records(&[&format!("{i:010}")], 0));
     }
     store
         .admin_blocking(AdminCommand::EnforceRetention)
@@ -177,6 +192,38 @@ fn retention_deletes_whole_old_batches_by_time_and_size() {
         (3, 5),
         "keeps the newest two batches"
     );
+}
+
+#[test]
+fn batches_stored_together_are_retained_together() {
+    let clock = ManualClock::new(10_000);
+    let store = manual_store(&clock);
+    let mut config = TopicConfig::default();
+    config.retention_ms = 5_000;
+    store.create_topic_blocking("t", 1, config).unwrap();
+    // One group commit: the applier stores both batches as one row.
+    let old = store
+        .submit_append("t", 0, records(&["old"], 1_000))
+        .unwrap();
+    let new = store
+        .submit_append("t", 0, records(&["new"], 9_000))
+        .unwrap();
+    store.step_writer();
+    drop((old, new));
+    let outcome = store
+        .admin_blocking(AdminCommand::EnforceRetention)
+        .unwrap();
+    assert_eq!(
+        outcome,
+        AdminOutcome::Retention { batches_deleted: 0 },
+        "a row is deleted whole or not at all"
+    );
+    clock.advance_ms(10_000);
+    let outcome = store
+        .admin_blocking(AdminCommand::EnforceRetention)
+        .unwrap();
+    assert_eq!(outcome, AdminOutcome::Retention { batches_deleted: 2 });
+    assert_eq!(store.offsets("t", 0).unwrap(), (2, 2));
 }
 
 #[test]
@@ -412,4 +459,48 @@ fn data_dir_is_created_by_rename() {
         .unwrap();
     assert!(data.join("pier.redb").exists());
     assert!(!data.join("pier.redb.tmp").exists());
+}
+
+#[test]
+fn batches_read_back_from_shared_rows_after_the_cache_lets_go() {
+    let clock = ManualClock::new(0);
+    let store = manual_store(&clock);
+    store
+        .create_topic_blocking("t", 1, TopicConfig::default())
+        .unwrap();
+    let filler = "x".repeat(2_000);
+    let mut expected = Vec::new();
+    // 3,000 batches of ~2 KiB in groups of ten: ~6 MiB, beyond the tail
+    // cache, so most reads must slice batches out of redb rows.
+    for group in 0..300 {
+        let pending: Vec<_> = (0..10)
+            .map(|i| {
+                let value = format!("{group}-{i}-{filler}");
+                expected.push(value.clone());
+                store.submit_append("t", 0, records(&[&value], 0)).unwrap()
+            })
+            .collect();
+        store.step_writer();
+        for mut rx in pending {
+            rx.try_recv().unwrap().unwrap();
+        }
+    }
+    for offset in [0u64, 1, 9, 10, 11, 1_234, 2_999] {
+        let read = store.read("t", 0, offset, 1).unwrap();
+        let batches = pier_core::batch::split_batches(read.records).unwrap();
+        assert_eq!(batches.len(), 1, "offset {offset}: exactly one batch");
+        let record = &pier_core::batch::decode_records(&batches[0]).unwrap()[0];
+        assert_eq!(record.offset as u64, offset);
+        assert_eq!(
+            record.value.as_deref().unwrap(),
+            expected[offset as usize].as_bytes()
+        );
+    }
+    let all = all_values(&store, "t", 0);
+    assert_eq!(all.len(), 3_000);
+    assert!(
+        all.iter()
+            .zip(&expected)
+            .all(|((_, got), want)| got == want)
+    );
 }

@@ -317,18 +317,21 @@ impl Applier {
                 let count = expired_batches(&index, &topic.meta.config, now_ms);
                 if count > 0 {
                     let new_start = index.batches[count - 1].last_offset + 1;
-                    let doomed: Vec<u64> = index
+                    // Rows to delete: the chunks the expired batches live in.
+                    let mut doomed: Vec<u64> = index
                         .batches
                         .iter()
                         .take(count)
-                        .map(|b| b.base_offset)
+                        .map(|b| b.chunk_base)
                         .collect();
+                    doomed.dedup();
                     trims.push((
                         topic.meta.id,
                         p as u32,
                         partition.clone(),
                         doomed,
                         new_start,
+                        count,
                     ));
                 }
             }
@@ -350,7 +353,7 @@ impl Applier {
             let mut parts = txn
                 .open_table(PARTITIONS)
                 .map_err(|e| storage_text("open partitions", e))?;
-            for (id, p, state, doomed, new_start) in &trims {
+            for (id, p, state, doomed, new_start, _) in &trims {
                 for base in doomed {
                     log.remove((*id, *p, *base))
                         .map_err(|e| storage_text("retention delete", e))?;
@@ -365,10 +368,10 @@ impl Applier {
             }
         }
         txn.commit().map_err(|e| storage_text("commit", e))?;
-        let batches_deleted = trims.iter().map(|t| t.3.len()).sum();
+        let batches_deleted = trims.iter().map(|t| t.5).sum();
         let publish = trims
             .into_iter()
-            .map(|(_, _, state, doomed, new_start)| (state, doomed.len(), new_start))
+            .map(|(_, _, state, _, new_start, count)| (state, count, new_start))
             .collect();
         Ok((
             Publish::Trim(publish),
@@ -415,6 +418,7 @@ fn check_partition_count(count: u32) -> Result<(), TopicError> {
 }
 
 /// How many of the oldest batches retention removes.
+/// Never splits a chunk: a stored row is deleted whole or not at all.
 pub(crate) fn expired_batches(index: &PartitionIndex, config: &TopicConfig, now_ms: i64) -> usize {
     let mut size = index.size_bytes;
     let mut count = 0;
@@ -428,6 +432,14 @@ pub(crate) fn expired_batches(index: &PartitionIndex, config: &TopicConfig, now_
         }
         size -= u64::from(b.size_bytes);
         count += 1;
+    }
+    while count > 0
+        && index
+            .batches
+            .get(count)
+            .is_some_and(|next| next.chunk_base == index.batches[count - 1].chunk_base)
+    {
+        count -= 1;
     }
     count
 }

@@ -142,6 +142,52 @@ fn work_batches(work: &ApplyWork) -> usize {
     }
 }
 
+/// Largest redb row the applier builds from consecutive batches.
+pub const CHUNK_MAX_BYTES: usize = 256 * 1024;
+
+/// Consecutive batches of one partition stored as one redb row: one insert
+/// instead of one per batch (redb's cost is per insert far more than per
+/// byte). Reads slice a batch out by position.
+struct Chunk<'a> {
+    base_offset: u64,
+    items: Vec<&'a ApplyItem>,
+    /// Byte position of each item in the row.
+    positions: Vec<u32>,
+}
+
+/// Groups items (in log order) into per-partition chunks of consecutive
+/// offsets, each at most [`CHUNK_MAX_BYTES`] (a bigger batch is alone).
+fn chunk(items: &[ApplyItem]) -> Vec<Chunk<'_>> {
+    let mut open: Vec<Chunk<'_>> = Vec::new();
+    let mut done = Vec::new();
+    for item in items {
+        let slot = open.iter().position(|c| {
+            let last = c.items.last().expect("chunks are not empty");
+            last.topic_id == item.topic_id && last.partition == item.partition
+        });
+        if let Some(i) = slot {
+            let c = &mut open[i];
+            let last = c.items.last().expect("chunks are not empty");
+            let size = c.positions.last().map_or(0, |p| *p as usize) + last.bytes.len();
+            if last.meta.last_offset + 1 == item.meta.base_offset
+                && size + item.bytes.len() <= CHUNK_MAX_BYTES
+            {
+                c.positions.push(size as u32);
+                c.items.push(item);
+                continue;
+            }
+            done.push(open.swap_remove(i));
+        }
+        open.push(Chunk {
+            base_offset: item.meta.base_offset,
+            items: vec![item],
+            positions: vec![0],
+        });
+    }
+    done.extend(open);
+    done
+}
+
 pub(crate) struct Applier {
     pub db: Arc<Database>,
     pub shared: Arc<Shared>,
@@ -225,25 +271,33 @@ impl Applier {
         if items.is_empty() || self.shared.poisoned().is_some() {
             return;
         }
-        match self.write_items(&items, last_seq) {
+        let chunks = chunk(&items);
+        match self.write_chunks(&chunks, last_seq) {
             Ok(()) => {
                 self.applied_seq = last_seq;
                 self.unchecked_commits += 1;
                 self.unchecked_bytes += items.iter().map(|i| i.bytes.len() as u64).sum::<u64>();
-                // Items arrive in offset order, so the last one per
-                // partition carries the new applied end.
-                let mut ends: Vec<(&Arc<PartitionState>, u64)> = Vec::new();
-                for item in items.iter().rev() {
-                    if !ends.iter().any(|(s, _)| Arc::ptr_eq(s, &item.state)) {
-                        ends.push((&item.state, item.meta.last_offset + 1));
-                    }
-                }
-                for (state, end) in ends {
-                    state
+                for c in &chunks {
+                    let placed: Vec<(u64, u64, u32)> = c
+                        .items
+                        .iter()
+                        .zip(&c.positions)
+                        .map(|(i, pos)| (i.meta.base_offset, c.base_offset, *pos))
+                        .collect();
+                    let end = c
+                        .items
+                        .last()
+                        .expect("chunks are not empty")
+                        .meta
+                        .last_offset
+                        + 1;
+                    let mut index = c.items[0]
+                        .state
                         .index
                         .write()
-                        .expect("partition index lock")
-                        .mark_applied(end);
+                        .expect("partition index lock");
+                    index.set_chunks(&placed);
+                    index.mark_applied(end);
                 }
             }
             Err(reason) => {
@@ -252,7 +306,7 @@ impl Applier {
         }
     }
 
-    fn write_items(&self, items: &[ApplyItem], last_seq: u64) -> Result<(), String> {
+    fn write_chunks(&self, chunks: &[Chunk<'_>], last_seq: u64) -> Result<(), String> {
         let txn = self.begin(false)?;
         {
             let mut log = txn
@@ -261,13 +315,30 @@ impl Applier {
             let mut index = txn
                 .open_table(BATCH_INDEX)
                 .map_err(|e| storage_text("open batch index", e))?;
-            for item in items {
-                let key = (item.topic_id, item.partition, item.meta.base_offset);
-                log.insert(key, item.bytes.as_ref())
+            let mut value = Vec::new();
+            for c in chunks {
+                let first = c.items[0];
+                let key = (first.topic_id, first.partition, c.base_offset);
+                value.clear();
+                for item in &c.items {
+                    value.extend_from_slice(&item.bytes);
+                }
+                log.insert(key, value.as_slice())
                     .map_err(|e| storage_text("append to log", e))?;
-                let m = item.meta;
+                let last = c
+                    .items
+                    .last()
+                    .expect("chunks are not empty")
+                    .meta
+                    .last_offset;
+                let max_ts = c
+                    .items
+                    .iter()
+                    .map(|i| i.meta.max_timestamp_ms)
+                    .max()
+                    .unwrap_or(-1);
                 index
-                    .insert(key, (m.last_offset, m.max_timestamp_ms, m.size_bytes))
+                    .insert(key, (last, max_ts, value.len() as u32))
                     .map_err(|e| storage_text("append to batch index", e))?;
             }
             let mut meta = txn

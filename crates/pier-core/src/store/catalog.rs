@@ -22,6 +22,30 @@ pub struct BatchMeta {
     pub last_offset: u64,
     pub max_timestamp_ms: i64,
     pub size_bytes: u32,
+    /// The redb row holding this batch: its key's base offset, and where in
+    /// the row's value the batch starts. The applier stores a partition's
+    /// batches of one round as one row (a *chunk*).
+    pub chunk_base: u64,
+    pub chunk_pos: u32,
+}
+
+impl BatchMeta {
+    /// A batch that is (so far) its own row.
+    pub fn single(
+        base_offset: u64,
+        last_offset: u64,
+        max_timestamp_ms: i64,
+        size_bytes: u32,
+    ) -> Self {
+        Self {
+            base_offset,
+            last_offset,
+            max_timestamp_ms,
+            size_bytes,
+            chunk_base: base_offset,
+            chunk_pos: 0,
+        }
+    }
 }
 
 /// Offsets and batch index of one partition.
@@ -64,6 +88,20 @@ impl PartitionIndex {
         self.cache.push_back(None);
         self.evicted_prefix = self.cache.len();
         self.applied_end = meta.last_offset + 1;
+    }
+
+    /// Records where the applier stored batches: (base offset, chunk base,
+    /// position in the chunk).
+    pub fn set_chunks(&mut self, placed: &[(u64, u64, u32)]) {
+        for &(base, chunk_base, chunk_pos) in placed {
+            let i = self.position_of(base);
+            if let Some(b) = self.batches.get_mut(i)
+                && b.base_offset == base
+            {
+                b.chunk_base = chunk_base;
+                b.chunk_pos = chunk_pos;
+            }
+        }
     }
 
     /// Records that redb holds everything below `end`, then trims the cache
@@ -161,12 +199,7 @@ mod tests {
     use super::*;
 
     fn meta(base: u64, last: u64) -> BatchMeta {
-        BatchMeta {
-            base_offset: base,
-            last_offset: last,
-            max_timestamp_ms: 0,
-            size_bytes: 10,
-        }
+        BatchMeta::single(base, last, 0, 10)
     }
 
     #[test]

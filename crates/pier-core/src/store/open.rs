@@ -240,12 +240,8 @@ pub(crate) fn load_catalog(db: &Database) -> Result<Catalog, OpenError> {
                 "batch for unknown partition {topic_id}/{partition}"
             ))
         })?;
-        let meta = BatchMeta {
-            base_offset,
-            last_offset,
-            max_timestamp_ms,
-            size_bytes,
-        };
+        // A row may hold several batches (a chunk); it is one entry here.
+        let meta = BatchMeta::single(base_offset, last_offset, max_timestamp_ms, size_bytes);
         let expected = index
             .batches
             .back()

@@ -147,21 +147,26 @@ impl ProducerTable {
             for (p, state) in topic.partitions.iter().enumerate() {
                 let index = state.snapshot();
                 let skip = index.batches.len().saturating_sub(PRODUCER_REBUILD_BATCHES);
-                for meta in index.batches.iter().skip(skip) {
-                    let Some(value) = log.get((topic.meta.id, p as u32, meta.base_offset))? else {
+                let mut rows: Vec<u64> = index
+                    .batches
+                    .iter()
+                    .skip(skip)
+                    .map(|b| b.chunk_base)
+                    .collect();
+                rows.dedup();
+                for row in rows {
+                    let Some(value) = log.get((topic.meta.id, p as u32, row))? else {
                         continue;
                     };
                     let bytes = bytes::Bytes::copy_from_slice(value.value());
-                    if let Ok(info) = crate::batch::validate(&bytes)
-                        && info.producer_id >= 0
-                    {
-                        table.record(
-                            topic.meta.id,
-                            p as u32,
-                            &info,
-                            meta.base_offset,
-                            meta.last_offset,
-                        );
+                    for b in crate::batch::split_batches(bytes).unwrap_or_default() {
+                        let base = crate::batch::base_offset_of(&b) as u64;
+                        if let Ok(info) = crate::batch::validate(&b)
+                            && info.producer_id >= 0
+                        {
+                            let last = base + u64::from(info.last_offset_delta);
+                            table.record(topic.meta.id, p as u32, &info, base, last);
+                        }
                     }
                 }
             }

@@ -91,7 +91,7 @@ impl Store {
                     break;
                 }
                 total += b.size_bytes as usize;
-                keys.push((b.base_offset, cached.clone()));
+                keys.push((*b, cached.clone()));
             }
             (keys, index.log_start, index.next_offset)
         };
@@ -105,7 +105,7 @@ impl Store {
         }
         let mut out = BytesMut::new();
         let mut txn = None;
-        for (base, cached) in keys {
+        for (meta, cached) in keys {
             if let Some(bytes) = cached {
                 out.extend_from_slice(&bytes);
                 continue;
@@ -117,23 +117,34 @@ impl Store {
                 txn = Some((t, log));
             }
             let (_, log) = txn.as_ref().expect("opened above");
+            match log
+                .get((topic_id, partition, meta.chunk_base))
+                .map_err(|e| storage(e.into()))?
             {
-                match log
-                    .get((topic_id, partition, base))
-                    .map_err(|e| storage(e.into()))?
-                {
-                    Some(value) => out.extend_from_slice(value.value()),
-                    // Retention removed it after we looked at the index.
-                    None if out.is_empty() => {
-                        let (log_start, high_watermark) = state.offsets();
-                        return Err(ReadError::OffsetOutOfRange {
-                            offset,
-                            log_start,
-                            high_watermark,
-                        });
-                    }
-                    None => break,
+                Some(value) => {
+                    let row = value.value();
+                    let from = meta.chunk_pos as usize;
+                    let to = from + meta.size_bytes as usize;
+                    let Some(bytes) = row.get(from..to) else {
+                        return Err(ReadError::Storage(format!(
+                            "row {}/{partition}@{} is {} bytes, batch at {from}..{to}",
+                            topic_id,
+                            meta.chunk_base,
+                            row.len()
+                        )));
+                    };
+                    out.extend_from_slice(bytes);
                 }
+                // Retention removed it after we looked at the index.
+                None if out.is_empty() => {
+                    let (log_start, high_watermark) = state.offsets();
+                    return Err(ReadError::OffsetOutOfRange {
+                        offset,
+                        log_start,
+                        high_watermark,
+                    });
+                }
+                None => break,
             }
         }
         Ok(ReadResult {
@@ -170,8 +181,7 @@ impl Store {
                 Err(ReadError::OffsetOutOfRange { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            let records = batch::decode_records(&read.records)
-                .map_err(|e| ReadError::Storage(e.to_string()))?;
+            let records = decode_all(read.records)?;
             if let Some(r) = records.iter().find(|r| r.timestamp >= timestamp_ms) {
                 return Ok(Some((r.offset as u64, r.timestamp)));
             }
@@ -199,8 +209,7 @@ impl Store {
             return Ok(None);
         };
         let read = self.read(topic, partition, base, 1)?;
-        let records =
-            batch::decode_records(&read.records).map_err(|e| ReadError::Storage(e.to_string()))?;
+        let records = decode_all(read.records)?;
         Ok(records
             .iter()
             .find(|r| r.timestamp == max_ts)
@@ -279,4 +288,14 @@ impl Store {
             partitions,
         })
     }
+}
+
+/// Every record of one or more stored batches.
+fn decode_all(records: Bytes) -> Result<Vec<kafka_protocol::records::Record>, ReadError> {
+    let storage = |e: batch::BatchError| ReadError::Storage(e.to_string());
+    let mut out = Vec::new();
+    for b in batch::split_batches(records).map_err(storage)? {
+        out.extend(batch::decode_records(&b).map_err(storage)?);
+    }
+    Ok(out)
 }

@@ -180,12 +180,12 @@ impl Writer {
                     let next_offset = next
                         .entry((topic_id, req.partition))
                         .or_insert_with(|| partition.offsets().1);
-                    let meta = BatchMeta {
-                        base_offset: *next_offset,
-                        last_offset: *next_offset + u64::from(req.info.last_offset_delta),
-                        max_timestamp_ms: req.info.max_timestamp_ms,
-                        size_bytes: req.info.size_bytes as u32,
-                    };
+                    let meta = BatchMeta::single(
+                        *next_offset,
+                        *next_offset + u64::from(req.info.last_offset_delta),
+                        req.info.max_timestamp_ms,
+                        req.info.size_bytes as u32,
+                    );
                     *next_offset = meta.last_offset + 1;
                     if req.info.producer_id >= 0 {
                         self.producers.record(
