@@ -72,7 +72,15 @@ impl ServerBuilder {
             Store::open(location, options, Arc::new(SystemClock))
         })
         .await??;
-        let listener = KafkaListener::bind(self.kafka_addr).await?;
+        let addr = self.kafka_addr;
+        let listener = KafkaListener::bind(addr).await.map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (another broker is running there? pick another port, or 0 for any free one)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("cannot listen for Kafka clients on {addr}: {e}{hint}")
+        })?;
         let kafka_addr = listener.local_addr()?;
         let broker = Broker::new(store.clone(), self.broker);
         let (shutdown, stop) = watch::channel(false);

@@ -20,6 +20,18 @@ use serde::Serialize;
 pub enum BenchCommand {
     /// Durable appends/s and latency for 1, 16 and 64 concurrent appenders.
     Storage(StorageArgs),
+    /// Time from starting `pier serve` to its first accepted connection.
+    Startup(StartupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartupArgs {
+    /// How many starts to time.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Scratch directory for the on-disk case.
+    #[arg(long, default_value = "target/bench-startup")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -73,7 +85,53 @@ struct Case {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Storage(args) => storage(&args),
+        BenchCommand::Startup(args) => startup(&args),
     }
+}
+
+/// Spawns this binary as `pier serve`, waits for its ready line, connects,
+/// and kills it; reports p50 and max over `runs` starts, in memory and on
+/// a data directory that already holds a store.
+fn startup(args: &StartupArgs) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe()?;
+    let _ = std::fs::remove_dir_all(&args.dir);
+    for (name, extra) in [
+        ("in memory", vec!["--in-memory".to_owned()]),
+        (
+            "data dir",
+            vec!["--data-dir".to_owned(), args.dir.display().to_string()],
+        ),
+    ] {
+        let mut times = Vec::with_capacity(args.runs);
+        for _ in 0..args.runs {
+            let started = Instant::now();
+            let mut child = std::process::Command::new(&exe)
+                .args(["serve", "--kafka", "127.0.0.1:0"])
+                .args(&extra)
+                .stdout(std::process::Stdio::piped())
+                .spawn()?;
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line)?;
+            let addr = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("kafka="))
+                .with_context(|| format!("no address in {line:?}"))?;
+            std::net::TcpStream::connect(addr)?;
+            times.push(started.elapsed().as_micros() as u64);
+            child.kill()?;
+            child.wait()?;
+        }
+        times.sort_unstable();
+        println!(
+            "pier serve ({name}): first connection accepted after p50 {:.1} ms, max {:.1} ms over {} starts",
+            percentile(&times, 0.5) as f64 / 1000.0,
+            *times.last().unwrap_or(&0) as f64 / 1000.0,
+            args.runs
+        );
+    }
+    let _ = std::fs::remove_dir_all(&args.dir);
+    Ok(())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
