@@ -19,6 +19,7 @@ pub const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 pub struct ServerBuilder {
     location: Location,
     kafka_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     broker: BrokerConfig,
     store: StoreOptions,
 }
@@ -28,6 +29,7 @@ impl Default for ServerBuilder {
         Self {
             location: Location::Memory(MemoryDisk::new()),
             kafka_addr: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            http_addr: None,
             broker: BrokerConfig::default(),
             store: StoreOptions::default(),
         }
@@ -50,6 +52,12 @@ impl ServerBuilder {
     /// Where the Kafka listener binds; port 0 picks a free port.
     pub fn kafka_addr(mut self, addr: SocketAddr) -> Self {
         self.kafka_addr = addr;
+        self
+    }
+
+    /// Also serve the HTTP API here (off unless set); port 0 picks one.
+    pub fn http_addr(mut self, addr: SocketAddr) -> Self {
+        self.http_addr = Some(addr);
         self
     }
 
@@ -85,14 +93,41 @@ impl ServerBuilder {
         let broker = Broker::new(store.clone(), self.broker);
         let (shutdown, stop) = watch::channel(false);
         let serving = tokio::spawn(pier_kafka::serve(listener, broker.clone(), stop.clone()));
+        let mut tasks = vec![serving];
+        let mut http_addr = None;
+        if let Some(addr) = self.http_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))?;
+            http_addr = Some(listener.local_addr()?);
+            let app = pier_http::router(pier_workbench::Workbench::new(
+                store.clone(),
+                broker.clone(),
+            ));
+            let mut stop_http = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stop_http.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            }));
+        }
         let ticking = tokio::spawn(tick_groups(broker.clone(), stop.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
+        tasks.push(ticking);
+        tasks.push(housekeeping);
         Ok(Server {
             kafka_addr,
+            http_addr,
             store,
             broker,
             shutdown,
-            tasks: vec![serving, ticking, housekeeping],
+            tasks,
         })
     }
 }
@@ -133,6 +168,7 @@ async fn housekeeping(store: Store, mut stop: watch::Receiver<bool>) {
 #[derive(Debug)]
 pub struct Server {
     kafka_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
     store: Store,
     broker: Arc<Broker>,
     shutdown: watch::Sender<bool>,
@@ -147,6 +183,11 @@ impl Server {
     /// The bound Kafka address: use it as `bootstrap.servers`.
     pub fn kafka_addr(&self) -> SocketAddr {
         self.kafka_addr
+    }
+
+    /// The bound HTTP address, if the HTTP API is on.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
     }
 
     pub fn store(&self) -> &Store {

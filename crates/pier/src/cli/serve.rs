@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// Kafka listener address; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:9092")]
     kafka: SocketAddr,
-    /// HTTP API address (reserved: the HTTP API is not built yet).
+    /// Also serve the HTTP API (`/api/v1`, `/healthz`, `/metrics`) here,
+    /// e.g. 127.0.0.1:8092; port 0 picks a free port.
     #[arg(long)]
     http: Option<SocketAddr>,
     /// Host name to advertise to clients (default: the address they used).
@@ -39,9 +40,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.kafka
         );
     }
-    if args.http.is_some() {
-        eprintln!("pier: note: --http is reserved; the HTTP API is not available yet");
-    }
     anyhow::ensure!(
         (1..=pier::pier_core::topic::PARTITIONS_PER_TOPIC_MAX).contains(&args.num_partitions),
         "--num-partitions must be 1..={}",
@@ -54,6 +52,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             num_partitions: args.num_partitions,
             advertised_host: args.advertised_host,
         });
+    if let Some(http) = args.http {
+        builder = builder.http_addr(http);
+    }
     let data = if args.in_memory {
         "memory".to_owned()
     } else {
@@ -66,7 +67,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let server = builder.start().await?;
-        println!("pier ready kafka={} data={data}", server.kafka_addr());
+        match server.http_addr() {
+            Some(http) => println!(
+                "pier ready kafka={} http={http} data={data}",
+                server.kafka_addr()
+            ),
+            None => println!("pier ready kafka={} data={data}", server.kafka_addr()),
+        }
         std::io::stdout().flush()?;
         wait_for_signal().await;
         eprintln!("pier: shutting down");

@@ -1,0 +1,80 @@
+//! RFC 9457 problem details.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pier_workbench::{ErrorKind, WorkbenchError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Problem {
+    /// Stable identifier, e.g. `https://pier.dev/problems/not-found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("https://pier.dev/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// A body that is not valid JSON, has the wrong shape, or is too big.
+    pub fn bad_body(rejection: &JsonRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(
+                status,
+                "body-too-large",
+                "Request body too large",
+                format!("the limit is {} bytes", crate::BODY_MAX_BYTES),
+            );
+        }
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "Invalid request body",
+            rejection.body_text(),
+        )
+    }
+}
+
+impl From<WorkbenchError> for Problem {
+    fn from(e: WorkbenchError) -> Self {
+        let (status, slug, title) = match e.kind {
+            ErrorKind::InvalidInput => (StatusCode::BAD_REQUEST, "invalid-input", "Invalid input"),
+            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ErrorKind::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Store unavailable",
+            ),
+        };
+        Self::new(status, slug, title, e.message)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&self).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,184 @@
+//! The HTTP API through real HTTP/1.1 on a socket.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+async fn request(server: &pier::Server, method: &str, path: &str, body: Option<&str>) -> Reply {
+    let addr = server.http_addr().expect("HTTP is on");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    Reply {
+        status,
+        content_type,
+        body: body.to_owned(),
+    }
+}
+
+async fn start() -> pier::Server {
+    pier::Server::builder()
+        .in_memory()
+        .kafka_addr("127.0.0.1:0".parse().unwrap())
+        .http_addr("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn topics_can_be_created_listed_described_and_deleted() {
+    let server = start().await;
+    assert_eq!(request(&server, "GET", "/healthz", None).await.status, 200);
+    let created = request(
+        &server,
+        "POST",
+        "/api/v1/topics",
+        Some(r#"{"name":"orders","partitions":3,"config":{"retention.ms":"60000"}}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let topic: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+    assert_eq!(topic["partitions"].as_array().unwrap().len(), 3);
+    assert_eq!(topic["config"]["retention.ms"], "60000");
+    let list: serde_json::Value =
+        serde_json::from_str(&request(&server, "GET", "/api/v1/topics", None).await.body).unwrap();
+    assert_eq!(list[0]["name"], "orders");
+    assert_eq!(
+        request(&server, "DELETE", "/api/v1/topics/orders", None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        request(&server, "GET", "/api/v1/topics/orders", None)
+            .await
+            .status,
+        404
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_json_and_change_nothing() {
+    let server = start().await;
+    let cases = [
+        (r#"{"name": "#, 400, "invalid-body"),
+        (r#"{"name":"x","partitions":-1}"#, 400, "invalid-body"),
+        (r#"{"name":"x","surprise":1}"#, 400, "invalid-body"),
+        (r#"{"name":"bad name"}"#, 400, "invalid-input"),
+        (r#"{"name":"x","partitions":0}"#, 400, "invalid-input"),
+        (
+            r#"{"name":"x","config":{"retention.ms":"soon"}}"#,
+            400,
+            "invalid-input",
+        ),
+        (
+            r#"{"name":"x","config":{"no.such.key":"1"}}"#,
+            400,
+            "invalid-input",
+        ),
+    ];
+    for (body, status, kind) in cases {
+        let reply = request(&server, "POST", "/api/v1/topics", Some(body)).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.body);
+        assert_eq!(reply.content_type, "application/problem+json", "{body}");
+        let problem: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            problem["type"],
+            format!("https://pier.dev/problems/{kind}"),
+            "{body}"
+        );
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+    }
+    let huge = format!(r#"{{"name":"{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let reply = request(&server, "POST", "/api/v1/topics", Some(&huge)).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.content_type, "application/problem+json");
+    assert_eq!(
+        request(&server, "POST", "/api/v1/topics", Some(r#"{"name":"dup"}"#))
+            .await
+            .status,
+        201
+    );
+    let dup = request(&server, "POST", "/api/v1/topics", Some(r#"{"name":"dup"}"#)).await;
+    assert_eq!(dup.status, 409);
+    assert_eq!(
+        request(&server, "GET", "/api/v1/nothing", None)
+            .await
+            .status,
+        404
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&request(&server, "GET", "/api/v1/topics", None).await.body).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing half-written");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let server = start().await;
+    request(
+        &server,
+        "POST",
+        "/api/v1/topics",
+        Some(r#"{"name":"m","partitions":2}"#),
+    )
+    .await;
+    let record = pier_core_record();
+    server.store().append("m", 1, record).await.unwrap();
+    let reply = request(&server, "GET", "/metrics", None).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.content_type.starts_with("text/plain; version=0.0.4"));
+    // Every line is a comment or `name{labels} value` with a numeric value.
+    let mut samples = std::collections::BTreeMap::new();
+    for line in reply
+        .body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, value) = line.rsplit_once(' ').unwrap();
+        samples.insert(name.to_owned(), value.parse::<f64>().unwrap());
+    }
+    assert_eq!(samples["pier_appends_total"], 1.0);
+    assert_eq!(
+        samples["pier_partition_high_watermark{topic=\"m\",partition=\"1\"}"],
+        1.0
+    );
+    assert_eq!(
+        samples["pier_partition_high_watermark{topic=\"m\",partition=\"0\"}"],
+        0.0
+    );
+    server.shutdown().await;
+}
+
+fn pier_core_record() -> bytes::Bytes {
+    let record = pier::pier_core::batch::NewRecord {
+        value: Some(bytes::Bytes::from_static(b"v")),
+        timestamp_ms: 1,
+        ..Default::default()
+    };
+    pier::pier_core::batch::build(&[record], kafka_protocol::records::Compression::None, None)
+}
