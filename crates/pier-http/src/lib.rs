@@ -4,13 +4,14 @@
 
 mod problem;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::Query;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pier_workbench::{NewTopic, Workbench};
+use pier_workbench::{NewTopic, ProduceRequest, Workbench};
 pub use problem::Problem;
 
 /// Largest request body accepted.
@@ -22,6 +23,15 @@ pub fn router(workbench: Workbench) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/topics", get(list_topics).post(create_topic))
         .route("/api/v1/topics/{name}", get(get_topic).delete(delete_topic))
+        .route("/api/v1/topics/{name}/messages", get(browse).post(produce))
+        .route(
+            "/api/v1/groups",
+            get(|State(wb): State<Workbench>| async move { Json(wb.groups()) }),
+        )
+        .route(
+            "/api/v1/clients",
+            get(|State(wb): State<Workbench>| async move { Json(wb.clients()) }),
+        )
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .with_state(workbench)
@@ -59,6 +69,56 @@ async fn create_topic(
     };
     match wb.create_topic(new).await {
         Ok(t) => (StatusCode::CREATED, Json(t)).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+async fn produce(
+    State(wb): State<Workbench>,
+    Path(name): Path<String>,
+    body: Result<Json<ProduceRequest>, JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(body) => body,
+        Err(rejection) => return Problem::bad_body(&rejection).into_response(),
+    };
+    match wb.produce(&name, req, now_ms()).await {
+        Ok(done) => (StatusCode::CREATED, Json(done)).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BrowseQuery {
+    #[serde(default)]
+    partition: u32,
+    #[serde(default)]
+    offset: u64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+async fn browse(
+    State(wb): State<Workbench>,
+    Path(name): Path<String>,
+    query: Result<Query<BrowseQuery>, QueryRejection>,
+) -> Response {
+    let Query(q) = match query {
+        Ok(q) => q,
+        Err(rejection) => return Problem::bad_query(&rejection).into_response(),
+    };
+    match wb.browse(&name, q.partition, q.offset, q.limit) {
+        Ok(messages) => Json(messages).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }
 }

@@ -50,6 +50,18 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// Query parameters that do not parse.
+    pub fn bad_query(rejection: &axum::extract::rejection::QueryRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query parameters",
+            rejection.body_text(),
+        )
+    }
+}
+
 impl From<WorkbenchError> for Problem {
     fn from(e: WorkbenchError) -> Self {
         let (status, slug, title) = match e.kind {

@@ -4,6 +4,10 @@
 //! This first slice covers topics, connected clients and metrics; producing,
 //! browsing, groups and live statistics follow (issue 5).
 
+mod messages;
+
+pub use messages::{BROWSE_LIMIT_MAX, Message, PRODUCE_COUNT_MAX, ProduceRequest, Produced};
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -241,5 +245,87 @@ impl Workbench {
             partition_samples(|p| p.size_bytes),
         );
         out
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub client_host: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: u32,
+    pub committed_offset: i64,
+    pub high_watermark: u64,
+    pub lag: u64,
+}
+
+/// A consumer group: its members (if any are connected) and, per committed
+/// partition, how far behind it is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub group_id: String,
+    pub state: String,
+    pub generation: i32,
+    pub members: Vec<GroupMember>,
+    pub lag: Vec<PartitionLag>,
+    pub total_lag: u64,
+}
+
+impl Workbench {
+    pub fn groups(&self) -> Vec<GroupSummary> {
+        let live = self.broker.groups.list();
+        let mut ids: Vec<String> = live.iter().map(|g| g.group_id.clone()).collect();
+        for g in self.store.groups_with_offsets() {
+            if !ids.contains(&g) {
+                ids.push(g);
+            }
+        }
+        ids.sort();
+        ids.into_iter()
+            .map(|id| {
+                let described = live.iter().find(|g| g.group_id == id);
+                let lag: Vec<PartitionLag> = self
+                    .store
+                    .committed_offsets(&id)
+                    .into_iter()
+                    .filter_map(|((topic, partition), c)| {
+                        let (_, hw) = self.store.offsets(&topic, partition).ok()?;
+                        Some(PartitionLag {
+                            lag: hw.saturating_sub(u64::try_from(c.offset).unwrap_or(0)),
+                            topic,
+                            partition,
+                            committed_offset: c.offset,
+                            high_watermark: hw,
+                        })
+                    })
+                    .collect();
+                GroupSummary {
+                    state: described
+                        .map_or("Empty", |g| g.state.kafka_name())
+                        .to_owned(),
+                    generation: described.map_or(0, |g| g.generation_id),
+                    members: described
+                        .map(|g| {
+                            g.members
+                                .iter()
+                                .map(|m| GroupMember {
+                                    member_id: m.member_id.clone(),
+                                    client_id: m.client_id.clone(),
+                                    client_host: m.client_host.clone(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    total_lag: lag.iter().map(|l| l.lag).sum(),
+                    lag,
+                    group_id: id,
+                }
+            })
+            .collect()
     }
 }

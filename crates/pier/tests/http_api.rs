@@ -182,3 +182,131 @@ fn pier_core_record() -> bytes::Bytes {
     };
     pier::pier_core::batch::build(&[record], kafka_protocol::records::Compression::None, None)
 }
+
+#[tokio::test]
+async fn produce_a_thousand_then_browse_them_and_see_group_lag() {
+    let server = start().await;
+    request(
+        &server,
+        "POST",
+        "/api/v1/topics",
+        Some(r#"{"name":"load","partitions":2}"#),
+    )
+    .await;
+    let produced = request(
+        &server,
+        "POST",
+        "/api/v1/topics/load/messages",
+        Some(r#"{"key":"k{{seq}}","value":{"n":"{{seq}}"},"headers":{"source":"test"},"count":1000}"#),
+    )
+    .await;
+    assert_eq!(produced.status, 201, "{}", produced.body);
+    let topic: serde_json::Value = serde_json::from_str(
+        &request(&server, "GET", "/api/v1/topics/load", None)
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(topic["records"], 1000);
+    let mut seen = Vec::new();
+    for p in 0..2 {
+        let mut offset = 0;
+        loop {
+            let page = request(
+                &server,
+                "GET",
+                &format!("/api/v1/topics/load/messages?partition={p}&offset={offset}&limit=300"),
+                None,
+            )
+            .await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            let messages: Vec<serde_json::Value> = serde_json::from_str(&page.body).unwrap();
+            if messages.is_empty() {
+                break;
+            }
+            for m in &messages {
+                assert_eq!(m["offset"], offset, "dense offsets");
+                assert_eq!(m["headers"]["source"], "test");
+                let key = m["key"].as_str().unwrap();
+                let value: serde_json::Value =
+                    serde_json::from_str(m["value"].as_str().unwrap()).unwrap();
+                assert_eq!(format!("k{}", value["n"].as_str().unwrap()), key);
+                seen.push(key.to_owned());
+                offset += 1;
+            }
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 1000, "every message once");
+    for (query, kind) in [
+        ("partition=9", "not-found"),
+        ("limit=0", "invalid-input"),
+        ("offset=-3", "invalid-query"),
+    ] {
+        let reply = request(
+            &server,
+            "GET",
+            &format!("/api/v1/topics/load/messages?{query}"),
+            None,
+        )
+        .await;
+        let problem: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            problem["type"],
+            format!("https://pier.dev/problems/{kind}"),
+            "{query}: {}",
+            reply.body
+        );
+    }
+    for body in [
+        r#"{"value":"x","count":0}"#,
+        r#"{"value":"x","count":100001}"#,
+        r#"{"value":"x","partition":5}"#,
+    ] {
+        let reply = request(&server, "POST", "/api/v1/topics/load/messages", Some(body)).await;
+        assert_eq!(reply.status, 400, "{body}");
+    }
+    assert_eq!(
+        request(
+            &server,
+            "POST",
+            "/api/v1/topics/none/messages",
+            Some(r#"{"value":"x"}"#)
+        )
+        .await
+        .status,
+        404
+    );
+    let topic: serde_json::Value = serde_json::from_str(
+        &request(&server, "GET", "/api/v1/topics/load", None)
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(topic["records"], 1000, "refused requests wrote nothing");
+
+    // A group that committed offset 100 on partition 0 lags by the rest.
+    let offsets = vec![(
+        "load".to_owned(),
+        0u32,
+        pier::pier_core::store::CommittedOffset {
+            offset: 100,
+            metadata: String::new(),
+        },
+    )];
+    server
+        .store()
+        .admin(pier::pier_core::AdminCommand::CommitOffsets {
+            group: "readers".into(),
+            offsets,
+        })
+        .await
+        .unwrap();
+    let groups: serde_json::Value =
+        serde_json::from_str(&request(&server, "GET", "/api/v1/groups", None).await.body).unwrap();
+    let hw = topic["partitions"][0]["high_watermark"].as_u64().unwrap();
+    assert_eq!(groups[0]["group_id"], "readers");
+    assert_eq!(groups[0]["total_lag"], hw - 100);
+    server.shutdown().await;
+}
