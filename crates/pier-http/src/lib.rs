@@ -2,6 +2,7 @@
 //! only translate between HTTP and the workbench facade; every error is an
 //! `application/problem+json` body with a stable `type`.
 
+mod events;
 mod problem;
 
 use axum::extract::Query;
@@ -24,6 +25,7 @@ pub fn router(workbench: Workbench) -> Router {
         .route("/api/v1/topics", get(list_topics).post(create_topic))
         .route("/api/v1/topics/{name}", get(get_topic).delete(delete_topic))
         .route("/api/v1/topics/{name}/messages", get(browse).post(produce))
+        .route("/api/v1/events", get(events::events))
         .route(
             "/api/v1/groups",
             get(|State(wb): State<Workbench>| async move { Json(wb.groups()) }),

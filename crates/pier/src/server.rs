@@ -11,6 +11,9 @@ use pier_kafka::{Broker, BrokerConfig, KafkaListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// How long shutdown waits for connections to finish their request.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// How often retention runs.
 pub const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -202,8 +205,14 @@ impl Server {
     /// then lets the store finish queued commits and checkpoint.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
+        // Long-lived HTTP streams (SSE) never finish on their own: give
+        // everything a moment, then cut what is left.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
         for task in self.tasks {
-            let _ = task.await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
         }
         let store = self.store.clone();
         let _ = tokio::task::spawn_blocking(move || store.close()).await;

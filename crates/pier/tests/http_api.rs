@@ -310,3 +310,63 @@ async fn produce_a_thousand_then_browse_them_and_see_group_lag() {
     assert_eq!(groups[0]["total_lag"], hw - 100);
     server.shutdown().await;
 }
+
+/// Reads SSE lines until an event of `kind` arrives; returns its data.
+async fn next_event(stream: &mut tokio::io::BufReader<TcpStream>, kind: &str) -> serde_json::Value {
+    use tokio::io::AsyncBufReadExt;
+    let wait = async {
+        let mut current = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                stream.read_line(&mut line).await.unwrap() > 0,
+                "stream ended"
+            );
+            let line = line.trim_end();
+            if let Some(name) = line.strip_prefix("event: ") {
+                current = name.to_owned();
+            } else if let Some(data) = line.strip_prefix("data: ")
+                && current == kind
+            {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .expect("event arrived")
+}
+
+#[tokio::test]
+async fn the_event_stream_reports_new_records_and_stats() {
+    let server = start().await;
+    request(
+        &server,
+        "POST",
+        "/api/v1/topics",
+        Some(r#"{"name":"live"}"#),
+    )
+    .await;
+    let mut s = TcpStream::connect(server.http_addr().unwrap())
+        .await
+        .unwrap();
+    s.write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: pier\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .unwrap();
+    let mut stream = tokio::io::BufReader::new(s);
+    let stats = next_event(&mut stream, "stats").await;
+    assert_eq!(stats["appends_total"], 0);
+    request(
+        &server,
+        "POST",
+        "/api/v1/topics/live/messages",
+        Some(r#"{"value":"v","count":5}"#),
+    )
+    .await;
+    let records = next_event(&mut stream, "records").await;
+    assert_eq!(records["topic"], "live");
+    assert_eq!(records["high_watermark"], 5);
+    let stats = next_event(&mut stream, "stats").await;
+    assert_eq!(stats["appends_total"], 1, "five records, one batch");
+    server.shutdown().await;
+}
