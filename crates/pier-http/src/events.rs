@@ -72,7 +72,8 @@ fn changes(wb: &Workbench, seen: &mut Seen) -> Vec<Event> {
             }
         }
     }
-    for g in wb.groups() {
+    let groups = wb.groups();
+    for g in &groups {
         let members: Vec<String> = g.members.iter().map(|m| m.member_id.clone()).collect();
         let now = (g.state.clone(), g.generation, members.clone());
         let before = seen.groups.insert(g.group_id.clone(), now);
@@ -114,7 +115,7 @@ fn changes(wb: &Workbench, seen: &mut Seen) -> Vec<Event> {
                 "group_commits_total": stats.commits,
                 "append_batches_per_second": rate,
                 "clients": wb.clients().len(),
-                "total_lag": wb.groups().iter().map(|g| g.total_lag).sum::<u64>(),
+                "total_lag": groups.iter().map(|g| g.total_lag).sum::<u64>(),
             }),
         ));
         seen.appends = stats.appends;

@@ -101,7 +101,7 @@ impl Broker {
         name: &str,
         allow_auto_create: bool,
     ) -> Result<bool, AdminError> {
-        if self.store.describe_topic(name).is_some() {
+        if self.store.has_topic(name) {
             return Ok(true);
         }
         if !(allow_auto_create && self.config.auto_create_topics) {

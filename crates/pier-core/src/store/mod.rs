@@ -317,9 +317,7 @@ impl Store {
         partition: u32,
         batch: Bytes,
     ) -> Result<Appended, AppendError> {
-        let (command, rx) = self.prepare(topic, partition, batch)?;
-        let tx = self.sender().ok_or(AppendError::Closed)?;
-        tx.send(command).await.map_err(|_| AppendError::Closed)?;
+        let rx = self.submit_append_async(topic, partition, batch).await?;
         rx.await.map_err(|_| AppendError::Closed)?
     }
 

@@ -247,6 +247,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a topic exists, without describing its partitions (cheap
+    /// enough for every produce request).
+    pub fn has_topic(&self, topic: &str) -> bool {
+        self.shared()
+            .catalog
+            .read()
+            .expect("catalog lock")
+            .topics
+            .contains_key(topic)
+    }
+
     pub fn topic_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .shared()

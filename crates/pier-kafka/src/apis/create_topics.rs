@@ -87,7 +87,7 @@ async fn create(
             .set(c.name.as_str(), value)
             .map_err(|e| (ResponseError::InvalidConfig, e.to_string()))?;
     }
-    if ctx.broker.store.describe_topic(name).is_some() {
+    if ctx.broker.store.has_topic(name) {
         return Err((
             ResponseError::TopicAlreadyExists,
             format!("topic {name:?} already exists"),
