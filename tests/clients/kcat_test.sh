@@ -48,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_pier() {
-  "$PIER_BIN" serve --data-dir "$WORK/data" --kafka 127.0.0.1:0 >"$WORK/pier.stdout" 2>"$WORK/pier.stderr" </dev/null &
+  "$PIER_BIN" serve --data-dir "$WORK/data" --kafka 127.0.0.1:0 --http 127.0.0.1:0 >"$WORK/pier.stdout" 2>"$WORK/pier.stderr" </dev/null &
   PID=$!
   local i line
   for i in $(seq 1 300); do
@@ -59,7 +59,7 @@ start_pier() {
     sleep 0.1
   done
   line="$(head -n 1 "$WORK/pier.stdout")"
-  if [[ ! "$line" =~ ^pier\ ready\ kafka=([^[:space:]]+):([0-9]+)\ data=(.+)$ ]]; then
+  if [[ ! "$line" =~ ^pier\ ready\ kafka=([^[:space:]]+):([0-9]+)\ http=[^[:space:]]+\ data=(.+)$ ]]; then
     echo "kcat_test: no ready line from pier within 30 s (got: '$line')" >&2; stderr_tail; exit 1
   fi
   HOST="${BASH_REMATCH[1]}"

@@ -1,44 +1,111 @@
-//! The HTTP API: JSON under `/api/v1`, `/healthz`, `/metrics`. Handlers
-//! only translate between HTTP and the workbench facade; every error is an
-//! `application/problem+json` body with a stable `type`.
+//! The HTTP API: JSON under `/api/v1`, `/healthz`, `/metrics`,
+//! `/openapi.json` and a `/docs` page. Handlers only translate between HTTP
+//! and the workbench facade; every error is an `application/problem+json`
+//! body with a stable `type`.
 
+mod docs;
 mod events;
+mod groups;
 mod problem;
+mod topics;
 
-use axum::extract::Query;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use pier_workbench::{NewTopic, ProduceRequest, Workbench};
+use pier_workbench::{BrokerInfo, ClientSummary, STATS_CAPACITY, StatsSample, Workbench};
 pub use problem::Problem;
+use utoipa::OpenApi;
 
 /// Largest request body accepted.
 pub const BODY_MAX_BYTES: usize = 1024 * 1024;
 
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Pier",
+        description = "Pier's HTTP API: topics, test messages, consumer groups, live statistics and events. Errors are RFC 9457 problem details with a stable `type`."
+    ),
+    paths(
+        health,
+        metrics,
+        broker,
+        clients,
+        stats,
+        topics::list_topics,
+        topics::create_topic,
+        topics::get_topic,
+        topics::delete_topic,
+        topics::browse,
+        topics::produce,
+        groups::list_groups,
+        groups::get_group,
+        groups::delete_group,
+        groups::commit_offsets,
+        events::events,
+    ),
+    components(schemas(Problem, pier_workbench::LiveEvent))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document of this API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
 pub fn router(workbench: Workbench) -> Router {
+    let spec = openapi().to_pretty_json().unwrap_or_default();
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health))
         .route("/metrics", get(metrics))
-        .route("/api/v1/topics", get(list_topics).post(create_topic))
-        .route("/api/v1/topics/{name}", get(get_topic).delete(delete_topic))
-        .route("/api/v1/topics/{name}/messages", get(browse).post(produce))
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec) }),
+        )
+        .route("/docs", get(docs::page))
+        .route("/api/v1/broker", get(broker))
+        .route("/api/v1/clients", get(clients))
+        .route("/api/v1/stats", get(stats))
+        .route(
+            "/api/v1/topics",
+            get(topics::list_topics).post(topics::create_topic),
+        )
+        .route(
+            "/api/v1/topics/{name}",
+            get(topics::get_topic).delete(topics::delete_topic),
+        )
+        .route(
+            "/api/v1/topics/{name}/messages",
+            get(topics::browse).post(topics::produce),
+        )
+        .route("/api/v1/groups", get(groups::list_groups))
+        .route(
+            "/api/v1/groups/{group}",
+            get(groups::get_group).delete(groups::delete_group),
+        )
+        .route(
+            "/api/v1/groups/{group}/offsets",
+            post(groups::commit_offsets),
+        )
         .route("/api/v1/events", get(events::events))
-        .route(
-            "/api/v1/groups",
-            get(|State(wb): State<Workbench>| async move { Json(wb.groups()) }),
-        )
-        .route(
-            "/api/v1/clients",
-            get(|State(wb): State<Workbench>| async move { Json(wb.clients()) }),
-        )
         .fallback(|| async { Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .with_state(workbench)
 }
 
+/// Liveness: `ok` while the server runs.
+#[utoipa::path(get, path = "/healthz", tag = "broker",
+    responses((status = 200, description = "The server is up", body = String, content_type = "text/plain")))]
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+/// Prometheus text exposition (format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "broker",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 async fn metrics(State(wb): State<Workbench>) -> Response {
     (
         [(
@@ -50,84 +117,47 @@ async fn metrics(State(wb): State<Workbench>) -> Response {
         .into_response()
 }
 
-async fn list_topics(State(wb): State<Workbench>) -> Response {
-    Json(wb.topics()).into_response()
+/// Version, addresses, uptime and totals.
+#[utoipa::path(get, path = "/api/v1/broker", tag = "broker",
+    responses((status = 200, description = "Broker status", body = BrokerInfo)))]
+async fn broker(State(wb): State<Workbench>) -> Json<BrokerInfo> {
+    Json(wb.info())
 }
 
-async fn get_topic(State(wb): State<Workbench>, Path(name): Path<String>) -> Response {
-    match wb.topic(&name) {
-        Ok(t) => Json(t).into_response(),
-        Err(e) => Problem::from(e).into_response(),
-    }
+/// Open Kafka connections.
+#[utoipa::path(get, path = "/api/v1/clients", tag = "broker",
+    responses((status = 200, description = "Connected Kafka clients", body = Vec<ClientSummary>)))]
+async fn clients(State(wb): State<Workbench>) -> Json<Vec<ClientSummary>> {
+    Json(wb.clients())
 }
 
-async fn create_topic(
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct StatsQuery {
+    /// How many of the newest one-second samples (1–600, default 60).
+    #[param(minimum = 1, maximum = 600)]
+    last: Option<u32>,
+}
+
+/// Recent statistics samples, oldest first (one a second, ten minutes kept).
+#[utoipa::path(get, path = "/api/v1/stats", tag = "broker", params(StatsQuery),
+    responses(
+        (status = 200, description = "Samples", body = Vec<StatsSample>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn stats(
     State(wb): State<Workbench>,
-    body: Result<Json<NewTopic>, JsonRejection>,
-) -> Response {
-    let Json(new) = match body {
-        Ok(body) => body,
-        Err(rejection) => return Problem::bad_body(&rejection).into_response(),
-    };
-    match wb.create_topic(new).await {
-        Ok(t) => (StatusCode::CREATED, Json(t)).into_response(),
-        Err(e) => Problem::from(e).into_response(),
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-async fn produce(
-    State(wb): State<Workbench>,
-    Path(name): Path<String>,
-    body: Result<Json<ProduceRequest>, JsonRejection>,
-) -> Response {
-    let Json(req) = match body {
-        Ok(body) => body,
-        Err(rejection) => return Problem::bad_body(&rejection).into_response(),
-    };
-    match wb.produce(&name, req, now_ms()).await {
-        Ok(done) => (StatusCode::CREATED, Json(done)).into_response(),
-        Err(e) => Problem::from(e).into_response(),
-    }
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct BrowseQuery {
-    #[serde(default)]
-    partition: u32,
-    #[serde(default)]
-    offset: u64,
-    #[serde(default = "default_limit")]
-    limit: u32,
-}
-
-fn default_limit() -> u32 {
-    100
-}
-
-async fn browse(
-    State(wb): State<Workbench>,
-    Path(name): Path<String>,
-    query: Result<Query<BrowseQuery>, QueryRejection>,
+    query: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Response {
     let Query(q) = match query {
         Ok(q) => q,
         Err(rejection) => return Problem::bad_query(&rejection).into_response(),
     };
-    match wb.browse(&name, q.partition, q.offset, q.limit) {
-        Ok(messages) => Json(messages).into_response(),
-        Err(e) => Problem::from(e).into_response(),
+    let last = q.last.unwrap_or(60);
+    if !(1..=STATS_CAPACITY as u32).contains(&last) {
+        return Problem::invalid(format!("last must be 1..={STATS_CAPACITY}, got {last}"))
+            .into_response();
     }
-}
-
-async fn delete_topic(State(wb): State<Workbench>, Path(name): Path<String>) -> Response {
-    match wb.delete_topic(&name).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => Problem::from(e).into_response(),
-    }
+    Json(wb.stats(last as usize)).into_response()
 }

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use pier_workbench::{ErrorKind, WorkbenchError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// An RFC 9457 problem: every error this API returns.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema, ts_rs::TS)]
 pub struct Problem {
     /// Stable identifier, e.g. `https://pier.dev/problems/not-found`.
     #[serde(rename = "type")]
@@ -26,6 +27,24 @@ impl Problem {
         }
     }
 
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-input",
+            "Invalid input",
+            detail,
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this endpoint does not accept that method; see /openapi.json",
+        )
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
@@ -39,6 +58,14 @@ impl Problem {
                 "body-too-large",
                 "Request body too large",
                 format!("the limit is {} bytes", crate::BODY_MAX_BYTES),
+            );
+        }
+        if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            return Self::new(
+                status,
+                "unsupported-media-type",
+                "Body must be JSON",
+                rejection.body_text(),
             );
         }
         Self::new(

@@ -1,183 +1,482 @@
 //! Producing test messages and browsing what is stored.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::records::Compression;
 use pier_core::batch::{self, NewRecord};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
-use crate::{ErrorKind, Workbench, WorkbenchError};
+use crate::template::Template;
+use crate::{Workbench, WorkbenchError};
 
 /// Most messages one produce request may ask for.
-pub const PRODUCE_COUNT_MAX: u32 = 100_000;
-/// Records per batch when producing many.
-const RECORDS_PER_BATCH: usize = 500;
+pub const PRODUCE_COUNT_MAX: u32 = 1_000_000;
+/// Highest produce rate one request may ask for, in messages per second.
+pub const PRODUCE_RATE_MAX: u32 = 1_000_000;
+/// Longest a paced produce request may take (`count / rate`).
+pub const PRODUCE_DURATION_MAX_SECS: u32 = 600;
+/// Records per batch when producing as fast as possible.
+const RECORDS_PER_BATCH: u32 = 500;
 /// Most messages one browse request returns.
 pub const BROWSE_LIMIT_MAX: u32 = 1_000;
+/// Most records one browse request looks at when filtering.
+pub const BROWSE_SCAN_MAX: u32 = 20_000;
+/// Longest a browse request waits for new messages.
+pub const BROWSE_WAIT_MAX_MS: u32 = 30_000;
 
-/// Messages to produce. `{{seq}}` in the key or value becomes 0, 1, 2…
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Messages to produce. The key, the value and header values are templates:
+/// `{{seq}}` becomes 0, 1, 2…, `{{uuid}}` a random UUID, `{{now}}` Unix
+/// milliseconds and `{{now_iso}}` an ISO 8601 time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema, TS)]
 #[serde(deny_unknown_fields)]
 pub struct ProduceRequest {
     #[serde(default)]
+    #[ts(optional)]
     pub key: Option<String>,
     /// A string is sent as is; any other JSON value is sent as JSON text.
+    #[ts(type = "unknown")]
     pub value: serde_json::Value,
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    #[ts(optional)]
+    pub headers: Option<BTreeMap<String, String>>,
     /// Fixed partition; otherwise by key, or round robin without a key.
     #[serde(default)]
+    #[ts(optional)]
     pub partition: Option<u32>,
-    #[serde(default = "one")]
-    pub count: u32,
+    /// How many messages (default 1).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[ts(optional)]
+    pub count: Option<u32>,
+    /// Messages per second; as fast as possible when absent.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[ts(optional)]
+    pub rate: Option<u32>,
 }
 
-fn one() -> u32 {
-    1
+/// Offsets written in one partition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct OffsetRange {
+    pub partition: u32,
+    pub first: u64,
+    pub last: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
 pub struct Produced {
     pub count: u32,
-    /// partition → offsets written there (first, last).
-    pub offsets: BTreeMap<u32, (u64, u64)>,
+    pub offsets: Vec<OffsetRange>,
+    pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
 pub struct Message {
     pub partition: u32,
     pub offset: u64,
     pub timestamp_ms: i64,
     pub key: Option<String>,
+    /// The value as text (invalid UTF-8 replaced by U+FFFD).
     pub value: Option<String>,
+    /// The value's bytes in hex, when they are not valid UTF-8.
+    pub value_hex: Option<String>,
+    pub value_size: u32,
     pub headers: BTreeMap<String, String>,
 }
 
-fn invalid(message: String) -> WorkbenchError {
-    WorkbenchError {
-        kind: ErrorKind::InvalidInput,
-        message,
-    }
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Ascending offsets from `offset` (default: the log start).
+    #[default]
+    Oldest,
+    /// Descending offsets below `offset` (default: the high watermark).
+    Newest,
+}
+
+/// Which messages to browse.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams, TS)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BrowseQuery {
+    /// Partition to read (default 0).
+    #[serde(default)]
+    #[ts(optional)]
+    pub partition: Option<u32>,
+    /// Oldest first: the first offset to return. Newest first: return
+    /// offsets below this one.
+    #[serde(default)]
+    #[ts(optional)]
+    pub offset: Option<u64>,
+    /// At most this many messages (1–1000, default 100).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    #[param(inline)]
+    #[ts(optional)]
+    pub order: Option<Order>,
+    /// Only messages whose key contains this text.
+    #[serde(default)]
+    #[ts(optional)]
+    pub key: Option<String>,
+    /// Only messages whose value contains this text.
+    #[serde(default)]
+    #[ts(optional)]
+    pub value: Option<String>,
+    /// Only messages with a header whose `name=value` contains this text.
+    #[serde(default)]
+    #[ts(optional)]
+    pub header: Option<String>,
+    /// Oldest first, at the end of the log: wait up to this long for new
+    /// messages (0–30000 ms).
+    #[serde(default)]
+    #[param(maximum = 30000)]
+    #[ts(optional)]
+    pub wait_ms: Option<u32>,
+}
+
+/// A page of messages and where to continue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct BrowsePage {
+    pub messages: Vec<Message>,
+    /// Pass as `offset` to get the next page; `null` when there is nothing
+    /// further in this direction (yet).
+    pub next_offset: Option<u64>,
+    pub log_start_offset: u64,
+    pub high_watermark: u64,
+    /// Records looked at (more than returned when filtering).
+    pub scanned: u32,
 }
 
 fn text(b: Option<&Bytes>) -> Option<String> {
     b.map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+struct Templates {
+    key: Option<Template>,
+    value: Template,
+    headers: Vec<(String, Template)>,
+}
+
+impl Templates {
+    fn parse(req: &ProduceRequest) -> Result<Self, WorkbenchError> {
+        let bad = |what: &str, e: String| WorkbenchError::invalid(format!("{what}: {e}"));
+        let value = match &req.value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => {
+                return Err(WorkbenchError::invalid(
+                    "value is required (a string, or any other JSON value)",
+                ));
+            }
+            other => other.to_string(),
+        };
+        Ok(Self {
+            key: req
+                .key
+                .as_deref()
+                .map(Template::parse)
+                .transpose()
+                .map_err(|e| bad("key", e))?,
+            value: Template::parse(&value).map_err(|e| bad("value", e))?,
+            headers: req
+                .headers
+                .iter()
+                .flatten()
+                .map(|(k, v)| {
+                    Template::parse(v)
+                        .map(|t| (k.clone(), t))
+                        .map_err(|e| bad(&format!("header {k:?}"), e))
+                })
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
 impl Workbench {
+    /// Produces `count` messages, paced to `rate` if given. Everything is
+    /// checked before the first message is written.
     pub async fn produce(
         &self,
         topic: &str,
         req: ProduceRequest,
-        now_ms: i64,
     ) -> Result<Produced, WorkbenchError> {
-        if !(1..=PRODUCE_COUNT_MAX).contains(&req.count) {
-            return Err(invalid(format!(
-                "count must be 1..={PRODUCE_COUNT_MAX}, got {}",
-                req.count
+        let count = req.count.unwrap_or(1);
+        if !(1..=PRODUCE_COUNT_MAX).contains(&count) {
+            return Err(WorkbenchError::invalid(format!(
+                "count must be 1..={PRODUCE_COUNT_MAX}, got {count}"
             )));
         }
+        if let Some(rate) = req.rate {
+            if !(1..=PRODUCE_RATE_MAX).contains(&rate) {
+                return Err(WorkbenchError::invalid(format!(
+                    "rate must be 1..={PRODUCE_RATE_MAX} messages per second, got {rate}"
+                )));
+            }
+            if count.div_ceil(rate) > PRODUCE_DURATION_MAX_SECS {
+                return Err(WorkbenchError::invalid(format!(
+                    "{count} messages at {rate}/s would take over {PRODUCE_DURATION_MAX_SECS} s; \
+                     send fewer, faster, or in several requests"
+                )));
+            }
+        }
+        let templates = Templates::parse(&req)?;
         let summary = self.topic(topic)?;
         let partitions = summary.partitions.len() as u32;
         if let Some(p) = req.partition
             && p >= partitions
         {
-            return Err(invalid(format!(
+            return Err(WorkbenchError::invalid(format!(
                 "topic {topic:?} has {partitions} partitions, no partition {p}"
             )));
         }
-        let value_template = match &req.value {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
-        for seq in 0..req.count {
-            let fill = |t: &str| t.replace("{{seq}}", &seq.to_string());
-            let key = req.key.as_deref().map(fill);
-            let partition = match (req.partition, &key) {
-                (Some(p), _) => p,
-                (None, Some(k)) => crc32c::crc32c(k.as_bytes()) % partitions,
-                (None, None) => seq % partitions,
-            };
-            by_partition.entry(partition).or_default().push(NewRecord {
-                key: key.map(Bytes::from),
-                value: Some(Bytes::from(fill(&value_template))),
-                headers: req
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Some(Bytes::from(v.clone()))))
-                    .collect(),
-                timestamp_ms: now_ms,
-            });
-        }
-        let mut offsets = BTreeMap::new();
-        for (partition, records) in by_partition {
-            for chunk in records.chunks(RECORDS_PER_BATCH) {
+        let max_bytes = summary
+            .config
+            .get("max.message.bytes")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(pier_core::TopicConfig::default().max_message_bytes);
+        let chunk = req
+            .rate
+            .map_or(RECORDS_PER_BATCH, |r| (r / 20).clamp(1, RECORDS_PER_BATCH));
+        let started = Instant::now();
+        let mut offsets: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        let mut sent = 0u32;
+        while sent < count {
+            let n = chunk.min(count - sent);
+            let now = crate::now_ms();
+            let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
+            for seq in sent..sent + n {
+                let key = templates.key.as_ref().map(|t| t.render(seq.into(), now));
+                let partition = match (req.partition, &key) {
+                    (Some(p), _) => p,
+                    (None, Some(k)) => crc32c::crc32c(k.as_bytes()) % partitions,
+                    (None, None) => seq % partitions,
+                };
+                let value = templates.value.render(seq.into(), now);
+                if value.len() as u64 > u64::from(max_bytes) {
+                    return Err(WorkbenchError::invalid(format!(
+                        "message {seq} is {} bytes, over the {max_bytes}-byte limit",
+                        value.len()
+                    )));
+                }
+                by_partition.entry(partition).or_default().push(NewRecord {
+                    key: key.map(Bytes::from),
+                    value: Some(Bytes::from(value)),
+                    headers: templates
+                        .headers
+                        .iter()
+                        .map(|(k, t)| (k.clone(), Some(Bytes::from(t.render(seq.into(), now)))))
+                        .collect(),
+                    timestamp_ms: now,
+                });
+            }
+            for (partition, records) in by_partition {
                 let done = self
-                    .store()
+                    .store
                     .append(
                         topic,
                         partition,
-                        batch::build(chunk, Compression::None, None),
+                        batch::build(&records, Compression::None, None),
                     )
                     .await
-                    .map_err(|e| WorkbenchError {
-                        kind: ErrorKind::Unavailable,
-                        message: e.to_string(),
-                    })?;
+                    .map_err(|e| WorkbenchError::unavailable(e.to_string()))?;
                 let entry = offsets
                     .entry(partition)
                     .or_insert((done.base_offset, done.last_offset));
                 entry.1 = done.last_offset;
             }
+            sent += n;
+            if let Some(rate) = req.rate {
+                let due = started + Duration::from_secs_f64(f64::from(sent) / f64::from(rate));
+                tokio::time::sleep_until(due.into()).await;
+            }
         }
         Ok(Produced {
-            count: req.count,
-            offsets,
+            count,
+            offsets: offsets
+                .into_iter()
+                .map(|(partition, (first, last))| OffsetRange {
+                    partition,
+                    first,
+                    last,
+                })
+                .collect(),
+            duration_ms: started.elapsed().as_millis() as u64,
         })
     }
 
-    /// Up to `limit` messages of one partition from `offset` on.
-    pub fn browse(
-        &self,
-        topic: &str,
-        partition: u32,
-        offset: u64,
-        limit: u32,
-    ) -> Result<Vec<Message>, WorkbenchError> {
+    /// A page of one partition's messages, optionally filtered; oldest
+    /// first may wait for new ones.
+    pub async fn browse(&self, topic: &str, q: &BrowseQuery) -> Result<BrowsePage, WorkbenchError> {
+        let limit = q.limit.unwrap_or(100);
         if !(1..=BROWSE_LIMIT_MAX).contains(&limit) {
-            return Err(invalid(format!(
+            return Err(WorkbenchError::invalid(format!(
                 "limit must be 1..={BROWSE_LIMIT_MAX}, got {limit}"
             )));
         }
+        let wait = q.wait_ms.unwrap_or(0);
+        if wait > BROWSE_WAIT_MAX_MS {
+            return Err(WorkbenchError::invalid(format!(
+                "wait_ms must be 0..={BROWSE_WAIT_MAX_MS}, got {wait}"
+            )));
+        }
+        let partition = q.partition.unwrap_or(0);
+        let summary = self.topic(topic)?;
+        if partition as usize >= summary.partitions.len() {
+            return Err(WorkbenchError::not_found(format!(
+                "topic {topic:?} has {} partitions, no partition {partition}",
+                summary.partitions.len()
+            )));
+        }
+        let page = self.browse_once(topic, partition, q, limit)?;
+        let order = q.order.unwrap_or_default();
+        if wait == 0 || order == Order::Newest || !page.messages.is_empty() {
+            return Ok(page);
+        }
+        let from = q
+            .offset
+            .unwrap_or(page.log_start_offset)
+            .max(page.high_watermark);
+        let _ = tokio::time::timeout(
+            Duration::from_millis(wait.into()),
+            self.store.wait_for_offset(topic, partition, from),
+        )
+        .await;
+        let q = BrowseQuery {
+            offset: Some(from),
+            ..q.clone()
+        };
+        self.browse_once(topic, partition, &q, limit)
+    }
+
+    fn browse_once(
+        &self,
+        topic: &str,
+        partition: u32,
+        q: &BrowseQuery,
+        limit: u32,
+    ) -> Result<BrowsePage, WorkbenchError> {
         let (start, end) = self
-            .store()
+            .store
             .offsets(topic, partition)
-            .map_err(|e| WorkbenchError {
-                kind: ErrorKind::NotFound,
-                message: e.to_string(),
-            })?;
-        let mut next = offset.max(start);
+            .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
+        let filtered = q.key.is_some() || q.value.is_some() || q.header.is_some();
+        let keep = |m: &Message| {
+            q.key
+                .as_deref()
+                .is_none_or(|k| m.key.as_deref().is_some_and(|x| x.contains(k)))
+                && q.value
+                    .as_deref()
+                    .is_none_or(|v| m.value.as_deref().is_some_and(|x| x.contains(v)))
+                && q.header.as_deref().is_none_or(|h| {
+                    m.headers
+                        .iter()
+                        .any(|(k, v)| format!("{k}={v}").contains(h))
+                })
+        };
+        let budget = if filtered { BROWSE_SCAN_MAX } else { limit };
+        let mut page = BrowsePage {
+            messages: Vec::new(),
+            next_offset: None,
+            log_start_offset: start,
+            high_watermark: end,
+            scanned: 0,
+        };
+        match q.order.unwrap_or_default() {
+            Order::Oldest => {
+                let mut next = q.offset.unwrap_or(start).max(start);
+                while next < end && page.messages.len() < limit as usize && page.scanned < budget {
+                    let want = (budget - page.scanned) as usize;
+                    let got = self.read_range(topic, partition, next, end, want)?;
+                    if got.is_empty() {
+                        break;
+                    }
+                    for m in got {
+                        if page.messages.len() >= limit as usize {
+                            break;
+                        }
+                        next = m.offset + 1;
+                        page.scanned += 1;
+                        if keep(&m) {
+                            page.messages.push(m);
+                        }
+                    }
+                }
+                page.next_offset = Some(next);
+            }
+            Order::Newest => {
+                let mut below = q.offset.unwrap_or(end).min(end);
+                let step = u64::from(limit.max(256));
+                while below > start && page.messages.len() < limit as usize && page.scanned < budget
+                {
+                    let from = below.saturating_sub(step).max(start);
+                    let got = self.read_range(topic, partition, from, below, usize::MAX)?;
+                    let mut lowest = from;
+                    for m in got.into_iter().rev() {
+                        if page.messages.len() >= limit as usize || page.scanned >= budget {
+                            break;
+                        }
+                        lowest = m.offset;
+                        page.scanned += 1;
+                        if keep(&m) {
+                            page.messages.push(m);
+                        }
+                    }
+                    below = lowest;
+                }
+                page.next_offset = (below > start).then_some(below);
+            }
+        }
+        Ok(page)
+    }
+
+    /// Decoded messages with offsets in `from..to`, at most `max`.
+    fn read_range(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<Message>, WorkbenchError> {
+        let bad =
+            |e: String| WorkbenchError::unavailable(format!("reading {topic}/{partition}: {e}"));
         let mut out = Vec::new();
-        while next < end && out.len() < limit as usize {
+        let mut next = from;
+        while next < to && out.len() < max {
             let read = self
-                .store()
+                .store
                 .read(topic, partition, next, 1 << 20)
-                .map_err(|e| invalid(e.to_string()))?;
+                .map_err(|e| bad(e.to_string()))?;
             let before = out.len();
-            for b in batch::split_batches(read.records).map_err(|e| invalid(e.to_string()))? {
-                for r in batch::decode_records(&b).map_err(|e| invalid(e.to_string()))? {
+            for b in batch::split_batches(read.records).map_err(|e| bad(e.to_string()))? {
+                for r in batch::decode_records(&b).map_err(|e| bad(e.to_string()))? {
                     let o = r.offset as u64;
-                    if o < next || out.len() >= limit as usize {
+                    if o < next || o >= to || out.len() >= max {
                         continue;
                     }
+                    let value_hex = r
+                        .value
+                        .as_ref()
+                        .filter(|v| std::str::from_utf8(v).is_err())
+                        .map(|v| hex(v));
                     out.push(Message {
                         partition,
                         offset: o,
                         timestamp_ms: r.timestamp,
                         key: text(r.key.as_ref()),
                         value: text(r.value.as_ref()),
+                        value_hex,
+                        value_size: r.value.as_ref().map_or(0, |v| v.len() as u32),
                         headers: r
                             .headers
                             .iter()

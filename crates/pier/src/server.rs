@@ -94,6 +94,7 @@ impl ServerBuilder {
         })?;
         let kafka_addr = listener.local_addr()?;
         let broker = Broker::new(store.clone(), self.broker);
+        let workbench = pier_workbench::Workbench::new(store.clone(), broker.clone());
         let (shutdown, stop) = watch::channel(false);
         let serving = tokio::spawn(pier_kafka::serve(listener, broker.clone(), stop.clone()));
         let mut tasks = vec![serving];
@@ -103,10 +104,7 @@ impl ServerBuilder {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))?;
             http_addr = Some(listener.local_addr()?);
-            let app = pier_http::router(pier_workbench::Workbench::new(
-                store.clone(),
-                broker.clone(),
-            ));
+            let app = pier_http::router(workbench.clone());
             let mut stop_http = stop.clone();
             tasks.push(tokio::spawn(async move {
                 let shutdown = async move {
@@ -120,6 +118,16 @@ impl ServerBuilder {
                 }
             }));
         }
+        workbench.set_endpoints(
+            Some(kafka_addr),
+            http_addr,
+            match &self.location {
+                Location::Dir(dir) => Some(dir.display().to_string()),
+                Location::Memory(_) => None,
+            },
+        );
+        let sampling = tokio::spawn(sample_stats(workbench.clone(), stop.clone()));
+        tasks.push(sampling);
         let ticking = tokio::spawn(tick_groups(broker.clone(), stop.clone()));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
         tasks.push(ticking);
@@ -129,6 +137,7 @@ impl ServerBuilder {
             http_addr,
             store,
             broker,
+            workbench,
             shutdown,
             tasks,
         })
@@ -149,6 +158,23 @@ async fn tick_groups(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             return;
         }
         broker.groups.tick();
+    }
+}
+
+async fn sample_stats(workbench: pier_workbench::Workbench, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(pier_workbench::STATS_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopped = tokio::select! {
+            _ = interval.tick() => false,
+            changed = stop.changed() => changed.is_err() || *stop.borrow(),
+        };
+        if stopped {
+            return;
+        }
+        let wb = workbench.clone();
+        // Sampling reads every topic and group: keep it off the I/O threads.
+        let _ = tokio::task::spawn_blocking(move || wb.sample_stats()).await;
     }
 }
 
@@ -174,6 +200,7 @@ pub struct Server {
     http_addr: Option<SocketAddr>,
     store: Store,
     broker: Arc<Broker>,
+    workbench: pier_workbench::Workbench,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -199,6 +226,11 @@ impl Server {
 
     pub fn broker(&self) -> &Arc<Broker> {
         &self.broker
+    }
+
+    /// The facade the HTTP API and the desktop app drive.
+    pub fn workbench(&self) -> &pier_workbench::Workbench {
+        &self.workbench
     }
 
     /// Stops accepting, lets connections finish their current request,

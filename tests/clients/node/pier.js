@@ -12,7 +12,7 @@ const path = require('node:path')
 const readline = require('node:readline')
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..')
-const READY_RE = /^pier ready kafka=(\S+):(\d+) data=(.+)$/
+const READY_RE = /^pier ready kafka=(\S+):(\d+) http=\S+ data=(.+)$/
 const READY_TIMEOUT_MS = 30000
 const STOP_TIMEOUT_MS = 20000
 
@@ -38,7 +38,7 @@ async function startPier ({ dataDir, port = 0 } = {}) {
   }
   const ownDir = !dataDir
   dataDir = dataDir || path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pier-kafkajs-')), 'data')
-  const args = ['serve', '--data-dir', dataDir, '--kafka', `127.0.0.1:${port}`]
+  const args = ['serve', '--data-dir', dataDir, '--kafka', `127.0.0.1:${port}`, '--http', '127.0.0.1:0']
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-READY_RE = re.compile(r"^pier ready kafka=(?P<host>[^\s]+):(?P<port>\d+) data=(?P<data>.+)$")
+READY_RE = re.compile(r"^pier ready kafka=(?P<host>[^\s]+):(?P<port>\d+) http=(?P<http>[^\s]+) data=(?P<data>.+)$")
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 
@@ -58,6 +58,8 @@ class PierServer:
         self.extra_args = list(extra_args)
         self.host = "127.0.0.1"
         self.port = 0
+        self.http_port = 0
+        self.http = None
         self.proc = None
         self.starts = 0
         self.logs = []
@@ -88,7 +90,8 @@ class PierServer:
         log_path = self.log_dir / ("pier-%d.stderr.log" % self.starts)
         self.logs.append(log_path)
         args = [str(self.binary), "serve", "--data-dir", str(self.data_dir),
-                "--kafka", "127.0.0.1:%d" % self.port] + self.extra_args
+                "--kafka", "127.0.0.1:%d" % self.port,
+                "--http", "127.0.0.1:%d" % self.http_port] + self.extra_args
         with open(log_path, "wb") as err:
             proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err, preexec_fn=_die_with_parent, cwd=str(self.log_dir))
@@ -116,7 +119,7 @@ class PierServer:
             proc.kill()
             proc.wait()
             raise AssertionError("unexpected first stdout line from pier: %r "
-                                 "(want 'pier ready kafka=HOST:PORT data=DIR')" % line)
+                                 "(want 'pier ready kafka=HOST:PORT http=HOST:PORT data=DIR')" % line)
         port = int(m.group("port"))
         assert port != 0, line
         if self.port:
@@ -124,6 +127,8 @@ class PierServer:
         assert Path(m.group("data")).resolve() == self.data_dir.resolve(), \
             "ready line names data dir %r, expected %s" % (m.group("data"), self.data_dir)
         self.host, self.port, self.proc = m.group("host"), port, proc
+        self.http = m.group("http")
+        self.http_port = int(self.http.rsplit(":", 1)[1])
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

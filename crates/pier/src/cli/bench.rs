@@ -107,7 +107,7 @@ fn startup(args: &StartupArgs) -> anyhow::Result<()> {
         for _ in 0..args.runs {
             let started = Instant::now();
             let mut child = std::process::Command::new(&exe)
-                .args(["serve", "--kafka", "127.0.0.1:0"])
+                .args(["serve", "--kafka", "127.0.0.1:0", "--http", "127.0.0.1:0"])
                 .args(&extra)
                 .stdout(std::process::Stdio::piped())
                 .spawn()?;

@@ -18,10 +18,13 @@ pub struct ServeArgs {
     /// Kafka listener address; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:9092")]
     kafka: SocketAddr,
-    /// Also serve the HTTP API (`/api/v1`, `/healthz`, `/metrics`) here,
-    /// e.g. 127.0.0.1:8092; port 0 picks a free port.
+    /// HTTP API address (`/api/v1`, `/docs`, `/metrics`); port 0 picks a
+    /// free port.
+    #[arg(long, default_value = "127.0.0.1:8092", conflicts_with = "no_http")]
+    http: SocketAddr,
+    /// Do not serve the HTTP API.
     #[arg(long)]
-    http: Option<SocketAddr>,
+    no_http: bool,
     /// Host name to advertise to clients (default: the address they used).
     #[arg(long)]
     advertised_host: Option<String>,
@@ -52,8 +55,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             num_partitions: args.num_partitions,
             advertised_host: args.advertised_host,
         });
-    if let Some(http) = args.http {
-        builder = builder.http_addr(http);
+    if !args.no_http {
+        builder = builder.http_addr(args.http);
     }
     let data = if args.in_memory {
         "memory".to_owned()

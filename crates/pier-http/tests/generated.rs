@@ -1,0 +1,83 @@
+//! Files generated from the Rust types, committed so the UI and readers
+//! never drift from the API: `ui/src/api/types.ts` (ts-rs) and
+//! `docs/openapi.json` (utoipa). A stale file fails this test; run it with
+//! `PIER_UPDATE_GENERATED=1` to rewrite them.
+
+use std::path::PathBuf;
+
+use pier_workbench::*;
+use ts_rs::{Config, TS};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn typescript() -> String {
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        BrokerInfo::decl(&cfg),
+        ClientSummary::decl(&cfg),
+        TopicSummary::decl(&cfg),
+        PartitionSummary::decl(&cfg),
+        NewTopic::decl(&cfg),
+        ProduceRequest::decl(&cfg),
+        Produced::decl(&cfg),
+        OffsetRange::decl(&cfg),
+        Order::decl(&cfg),
+        BrowseQuery::decl(&cfg),
+        BrowsePage::decl(&cfg),
+        Message::decl(&cfg),
+        GroupSummary::decl(&cfg),
+        GroupMember::decl(&cfg),
+        MemberAssignment::decl(&cfg),
+        PartitionLag::decl(&cfg),
+        OffsetToCommit::decl(&cfg),
+        CommitOffsets::decl(&cfg),
+        StatsSample::decl(&cfg),
+        TopicRate::decl(&cfg),
+        GroupRate::decl(&cfg),
+        LiveEvent::decl(&cfg),
+        pier_http::Problem::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from Pier's Rust types by crates/pier-http/tests/generated.rs.\n\
+         // Do not edit: change the Rust type, then run\n\
+         //   PIER_UPDATE_GENERATED=1 cargo nextest run -p pier-http --test generated\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(&d);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+fn check(path: PathBuf, fresh: String) {
+    let update = std::env::var_os("PIER_UPDATE_GENERATED").is_some();
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed == fresh {
+        return;
+    }
+    if update {
+        std::fs::write(&path, fresh).unwrap();
+        return;
+    }
+    panic!(
+        "{} is stale: run `PIER_UPDATE_GENERATED=1 cargo nextest run -p pier-http --test generated` and commit it",
+        path.display()
+    );
+}
+
+#[test]
+fn typescript_types_are_fresh() {
+    check(repo_root().join("ui/src/api/types.ts"), typescript());
+}
+
+#[test]
+fn openapi_document_is_fresh() {
+    let mut spec = pier_http::openapi().to_pretty_json().unwrap();
+    spec.push('\n');
+    check(repo_root().join("docs/openapi.json"), spec);
+}

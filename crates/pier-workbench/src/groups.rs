@@ -1,0 +1,232 @@
+//! Consumer groups: members, assignments, committed offsets and lag.
+
+use bytes::Buf;
+use kafka_protocol::messages::ConsumerProtocolAssignment;
+use kafka_protocol::protocol::Decodable;
+use pier_core::store::{AdminCommand, CommittedOffset};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{Workbench, WorkbenchError};
+
+/// Partitions of one topic given to a member.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct MemberAssignment {
+    pub topic: String,
+    pub partitions: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub client_host: String,
+    /// What the leader assigned (empty while rebalancing, or when the group
+    /// does not use Kafka's consumer protocol).
+    pub assignment: Vec<MemberAssignment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: u32,
+    pub committed_offset: i64,
+    pub high_watermark: u64,
+    /// Records written but not yet consumed (committed) by the group.
+    pub lag: u64,
+}
+
+/// A consumer group: its members (if any are connected) and, per committed
+/// partition, how far behind it is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct GroupSummary {
+    pub group_id: String,
+    /// Kafka's name: `Empty`, `PreparingRebalance`, `CompletingRebalance`,
+    /// `Stable` or `Dead`.
+    pub state: String,
+    pub generation: i32,
+    pub members: Vec<GroupMember>,
+    pub lag: Vec<PartitionLag>,
+    pub total_lag: u64,
+}
+
+/// One partition's offset to commit for a group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetToCommit {
+    pub topic: String,
+    pub partition: u32,
+    /// The next offset the group will read (Kafka's convention).
+    pub offset: u64,
+}
+
+/// Offsets to commit for a group that has no Kafka members connected.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct CommitOffsets {
+    #[schema(min_items = 1)]
+    pub offsets: Vec<OffsetToCommit>,
+}
+
+fn decode_assignment(bytes: &bytes::Bytes) -> Vec<MemberAssignment> {
+    let mut buf = bytes.clone();
+    if buf.remaining() < 2 {
+        return Vec::new();
+    }
+    let version = buf.get_i16().clamp(0, 3);
+    ConsumerProtocolAssignment::decode(&mut buf, version)
+        .map(|a| {
+            a.assigned_partitions
+                .into_iter()
+                .map(|tp| MemberAssignment {
+                    topic: tp.topic.to_string(),
+                    partitions: tp
+                        .partitions
+                        .into_iter()
+                        .filter_map(|p| u32::try_from(p).ok())
+                        .collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Workbench {
+    pub fn groups(&self) -> Vec<GroupSummary> {
+        let live = self.broker.groups.list();
+        let mut ids: Vec<String> = live.iter().map(|g| g.group_id.clone()).collect();
+        for g in self.store.groups_with_offsets() {
+            if !ids.contains(&g) {
+                ids.push(g);
+            }
+        }
+        ids.sort();
+        ids.into_iter()
+            .map(|id| {
+                let described = live.iter().find(|g| g.group_id == id);
+                self.summarize(id.clone(), described)
+            })
+            .collect()
+    }
+
+    pub fn group(&self, group_id: &str) -> Result<GroupSummary, WorkbenchError> {
+        let live = self.broker.groups.describe(group_id);
+        if live.is_none() && self.store.committed_offsets(group_id).is_empty() {
+            return Err(WorkbenchError::not_found(format!(
+                "unknown group {group_id:?}"
+            )));
+        }
+        Ok(self.summarize(group_id.to_owned(), live.as_ref()))
+    }
+
+    fn summarize(
+        &self,
+        id: String,
+        described: Option<&pier_core::groups::GroupDescription>,
+    ) -> GroupSummary {
+        let lag: Vec<PartitionLag> = self
+            .store
+            .committed_offsets(&id)
+            .into_iter()
+            .filter_map(|((topic, partition), c)| {
+                let (_, hw) = self.store.offsets(&topic, partition).ok()?;
+                Some(PartitionLag {
+                    lag: hw.saturating_sub(u64::try_from(c.offset).unwrap_or(0)),
+                    topic,
+                    partition,
+                    committed_offset: c.offset,
+                    high_watermark: hw,
+                })
+            })
+            .collect();
+        GroupSummary {
+            state: described
+                .map_or("Empty", |g| g.state.kafka_name())
+                .to_owned(),
+            generation: described.map_or(0, |g| g.generation_id),
+            members: described
+                .map(|g| {
+                    g.members
+                        .iter()
+                        .map(|m| GroupMember {
+                            member_id: m.member_id.clone(),
+                            client_id: m.client_id.clone(),
+                            client_host: m.client_host.clone(),
+                            assignment: decode_assignment(&m.assignment),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            total_lag: lag.iter().map(|l| l.lag).sum(),
+            lag,
+            group_id: id,
+        }
+    }
+
+    /// Commits offsets the way a Kafka client outside any generation does:
+    /// refused while Kafka members are connected, validated as a whole.
+    pub async fn commit_offsets(
+        &self,
+        group_id: &str,
+        commit: CommitOffsets,
+    ) -> Result<GroupSummary, WorkbenchError> {
+        if group_id.is_empty() || group_id.len() > 255 {
+            return Err(WorkbenchError::invalid("group ids are 1–255 characters"));
+        }
+        if commit.offsets.is_empty() {
+            return Err(WorkbenchError::invalid("no offsets to commit"));
+        }
+        self.broker
+            .groups
+            .validate_commit(group_id, "", -1)
+            .map_err(|e| {
+                WorkbenchError::conflict(format!(
+                    "{e}: stop its Kafka consumers, or let them commit"
+                ))
+            })?;
+        let mut offsets = Vec::with_capacity(commit.offsets.len());
+        for o in commit.offsets {
+            let (_, hw) = self
+                .store
+                .offsets(&o.topic, o.partition)
+                .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
+            if o.offset > hw {
+                return Err(WorkbenchError::invalid(format!(
+                    "offset {} is past the end of {}/{} (high watermark {hw})",
+                    o.offset, o.topic, o.partition
+                )));
+            }
+            offsets.push((
+                o.topic,
+                o.partition,
+                CommittedOffset {
+                    offset: o.offset as i64,
+                    metadata: String::new(),
+                },
+            ));
+        }
+        self.store
+            .admin(AdminCommand::CommitOffsets {
+                group: group_id.to_owned(),
+                offsets,
+            })
+            .await?;
+        self.group(group_id)
+    }
+
+    /// Forgets a group and its offsets; refused while members are connected.
+    pub async fn delete_group(&self, group_id: &str) -> Result<(), WorkbenchError> {
+        self.group(group_id)?;
+        self.broker
+            .groups
+            .delete(group_id)
+            .map_err(|e| WorkbenchError::conflict(e.to_string()))?;
+        self.store
+            .admin(AdminCommand::DeleteGroupOffsets {
+                group: group_id.to_owned(),
+            })
+            .await?;
+        Ok(())
+    }
+}

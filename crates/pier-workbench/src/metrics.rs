@@ -1,0 +1,130 @@
+//! `/metrics`: Prometheus text exposition (format 0.0.4).
+
+use std::fmt::Write;
+
+use crate::{PartitionSummary, Workbench};
+
+/// Escapes a label value as the exposition format requires.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Workbench {
+    pub fn metrics_text(&self) -> String {
+        let stats = self.store.stats();
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let one = |v: u64| vec![(String::new(), v)];
+        metric(
+            "pier_group_commits_total",
+            "counter",
+            "Group commits (one log fdatasync each).",
+            one(stats.commits),
+        );
+        metric(
+            "pier_appends_total",
+            "counter",
+            "Record batches appended.",
+            one(stats.appends),
+        );
+        metric(
+            "pier_group_commit_micros_total",
+            "counter",
+            "Time spent writing and syncing the log, in microseconds.",
+            one(stats.commit_micros_total),
+        );
+        metric(
+            "pier_connected_clients",
+            "gauge",
+            "Open Kafka connections.",
+            one(self.broker.clients().len() as u64),
+        );
+        metric(
+            "pier_store_poisoned",
+            "gauge",
+            "1 after an I/O error until restart.",
+            one(u64::from(self.store.poisoned().is_some())),
+        );
+        let topics = self.topics();
+        let partition_samples = |f: fn(&PartitionSummary) -> u64| {
+            topics
+                .iter()
+                .flat_map(|t| {
+                    t.partitions.iter().map(move |p| {
+                        (
+                            format!(
+                                "{{topic=\"{}\",partition=\"{}\"}}",
+                                label(&t.name),
+                                p.partition
+                            ),
+                            f(p),
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        metric(
+            "pier_partition_high_watermark",
+            "gauge",
+            "Next offset to be written.",
+            partition_samples(|p| p.high_watermark),
+        );
+        metric(
+            "pier_partition_log_start_offset",
+            "gauge",
+            "First offset still stored.",
+            partition_samples(|p| p.log_start_offset),
+        );
+        metric(
+            "pier_partition_size_bytes",
+            "gauge",
+            "Bytes of record batches stored.",
+            partition_samples(|p| p.size_bytes),
+        );
+        let groups = self.groups();
+        metric(
+            "pier_group_lag",
+            "gauge",
+            "Records not yet committed by a consumer group, per partition.",
+            groups
+                .iter()
+                .flat_map(|g| {
+                    g.lag.iter().map(move |l| {
+                        (
+                            format!(
+                                "{{group=\"{}\",topic=\"{}\",partition=\"{}\"}}",
+                                label(&g.group_id),
+                                label(&l.topic),
+                                l.partition
+                            ),
+                            l.lag,
+                        )
+                    })
+                })
+                .collect(),
+        );
+        metric(
+            "pier_group_members",
+            "gauge",
+            "Connected members of a consumer group.",
+            groups
+                .iter()
+                .map(|g| {
+                    (
+                        format!("{{group=\"{}\"}}", label(&g.group_id)),
+                        g.members.len() as u64,
+                    )
+                })
+                .collect(),
+        );
+        out
+    }
+}

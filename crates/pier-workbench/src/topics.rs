@@ -1,0 +1,144 @@
+//! Topics and connected clients.
+
+use std::collections::BTreeMap;
+
+use pier_core::TopicConfig;
+use pier_core::store::AdminCommand;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::{Workbench, WorkbenchError};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct PartitionSummary {
+    pub partition: u32,
+    /// First offset still stored.
+    pub log_start_offset: u64,
+    /// Next offset to be written.
+    pub high_watermark: u64,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct TopicSummary {
+    pub name: String,
+    /// The topic id Kafka clients see.
+    pub id: String,
+    pub partitions: Vec<PartitionSummary>,
+    /// Records currently stored (high watermark minus log start, summed).
+    pub records: u64,
+    pub size_bytes: u64,
+    /// Settings that differ from the defaults, by Kafka name.
+    pub config: BTreeMap<String, String>,
+}
+
+/// A request to create a topic.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct NewTopic {
+    /// 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+    #[schema(min_length = 1, max_length = 249, pattern = "^[a-zA-Z0-9._-]+$")]
+    pub name: String,
+    #[serde(default = "one")]
+    #[schema(default = 1, minimum = 1, maximum = 1024)]
+    #[ts(optional)]
+    pub partitions: Option<u32>,
+    /// Kafka-named settings: `retention.ms`, `retention.bytes`,
+    /// `max.message.bytes`.
+    #[serde(default)]
+    #[ts(optional)]
+    pub config: Option<BTreeMap<String, String>>,
+}
+
+fn one() -> Option<u32> {
+    Some(1)
+}
+
+/// An open Kafka connection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct ClientSummary {
+    pub connection_id: u64,
+    /// `host:port` of the client's end.
+    pub peer: String,
+    pub client_id: Option<String>,
+    pub requests: u64,
+}
+
+impl Workbench {
+    pub fn topics(&self) -> Vec<TopicSummary> {
+        self.store
+            .topic_names()
+            .iter()
+            .filter_map(|name| self.topic(name).ok())
+            .collect()
+    }
+
+    pub fn topic(&self, name: &str) -> Result<TopicSummary, WorkbenchError> {
+        let d = self
+            .store
+            .describe_topic(name)
+            .ok_or_else(|| WorkbenchError::not_found(format!("unknown topic {name:?}")))?;
+        let partitions: Vec<PartitionSummary> = d
+            .partitions
+            .iter()
+            .map(|p| PartitionSummary {
+                partition: p.partition,
+                log_start_offset: p.log_start,
+                high_watermark: p.high_watermark,
+                size_bytes: p.size_bytes,
+            })
+            .collect();
+        let config = TopicConfig::KEYS
+            .iter()
+            .filter_map(|k| d.meta.config.get(k).map(|v| ((*k).to_owned(), v)))
+            .collect();
+        Ok(TopicSummary {
+            name: d.meta.name.clone(),
+            id: d.meta.uuid.to_string(),
+            records: partitions
+                .iter()
+                .map(|p| p.high_watermark - p.log_start_offset)
+                .sum(),
+            size_bytes: partitions.iter().map(|p| p.size_bytes).sum(),
+            partitions,
+            config,
+        })
+    }
+
+    /// Validates everything first, so a refused request changes nothing.
+    pub async fn create_topic(&self, new: NewTopic) -> Result<TopicSummary, WorkbenchError> {
+        let mut config = TopicConfig::default();
+        for (k, v) in new.config.iter().flatten() {
+            config
+                .set(k, v)
+                .map_err(|e| WorkbenchError::invalid(e.to_string()))?;
+        }
+        self.store
+            .create_topic(&new.name, new.partitions.unwrap_or(1), config)
+            .await?;
+        self.topic(&new.name)
+    }
+
+    pub async fn delete_topic(&self, name: &str) -> Result<(), WorkbenchError> {
+        self.store
+            .admin(AdminCommand::DeleteTopic {
+                name: name.to_owned(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub fn clients(&self) -> Vec<ClientSummary> {
+        self.broker
+            .clients()
+            .into_iter()
+            .map(|c| ClientSummary {
+                connection_id: c.connection_id,
+                peer: c.peer.to_string(),
+                client_id: c.client_id,
+                requests: c.requests,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,199 @@
+// Generated from Pier's Rust types by crates/pier-http/tests/generated.rs.
+// Do not edit: change the Rust type, then run
+//   PIER_UPDATE_GENERATED=1 cargo nextest run -p pier-http --test generated
+
+export type BrokerInfo = { version: string, 
+/**
+ * `bootstrap.servers` for Kafka clients.
+ */
+kafka_address: string | null, http_address: string | null, 
+/**
+ * Where data lives; `null` when it is kept in memory.
+ */
+data_dir: string | null, started_ms: number, uptime_ms: number, 
+/**
+ * Why the store refuses writes (after an I/O error), if it does.
+ */
+poisoned: string | null, topics: number, partitions: number, size_bytes: number, clients: number, };
+
+export type ClientSummary = { connection_id: number, 
+/**
+ * `host:port` of the client's end.
+ */
+peer: string, client_id: string | null, requests: number, };
+
+export type TopicSummary = { name: string, 
+/**
+ * The topic id Kafka clients see.
+ */
+id: string, partitions: Array<PartitionSummary>, 
+/**
+ * Records currently stored (high watermark minus log start, summed).
+ */
+records: number, size_bytes: number, 
+/**
+ * Settings that differ from the defaults, by Kafka name.
+ */
+config: { [key in string]: string }, };
+
+export type PartitionSummary = { partition: number, 
+/**
+ * First offset still stored.
+ */
+log_start_offset: number, 
+/**
+ * Next offset to be written.
+ */
+high_watermark: number, size_bytes: number, };
+
+export type NewTopic = { 
+/**
+ * 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+ */
+name: string, partitions?: number, 
+/**
+ * Kafka-named settings: `retention.ms`, `retention.bytes`,
+ * `max.message.bytes`.
+ */
+config?: { [key in string]: string }, };
+
+export type ProduceRequest = { key?: string, 
+/**
+ * A string is sent as is; any other JSON value is sent as JSON text.
+ */
+value: unknown, headers?: { [key in string]: string }, 
+/**
+ * Fixed partition; otherwise by key, or round robin without a key.
+ */
+partition?: number, 
+/**
+ * How many messages (default 1).
+ */
+count?: number, 
+/**
+ * Messages per second; as fast as possible when absent.
+ */
+rate?: number, };
+
+export type Produced = { count: number, offsets: Array<OffsetRange>, duration_ms: number, };
+
+export type OffsetRange = { partition: number, first: number, last: number, };
+
+export type Order = "oldest" | "newest";
+
+export type BrowseQuery = { 
+/**
+ * Partition to read (default 0).
+ */
+partition?: number, 
+/**
+ * Oldest first: the first offset to return. Newest first: return
+ * offsets below this one.
+ */
+offset?: number, 
+/**
+ * At most this many messages (1–1000, default 100).
+ */
+limit?: number, order?: Order, 
+/**
+ * Only messages whose key contains this text.
+ */
+key?: string, 
+/**
+ * Only messages whose value contains this text.
+ */
+value?: string, 
+/**
+ * Only messages with a header whose `name=value` contains this text.
+ */
+header?: string, 
+/**
+ * Oldest first, at the end of the log: wait up to this long for new
+ * messages (0–30000 ms).
+ */
+wait_ms?: number, };
+
+export type BrowsePage = { messages: Array<Message>, 
+/**
+ * Pass as `offset` to get the next page; `null` when there is nothing
+ * further in this direction (yet).
+ */
+next_offset: number | null, log_start_offset: number, high_watermark: number, 
+/**
+ * Records looked at (more than returned when filtering).
+ */
+scanned: number, };
+
+export type Message = { partition: number, offset: number, timestamp_ms: number, key: string | null, 
+/**
+ * The value as text (invalid UTF-8 replaced by U+FFFD).
+ */
+value: string | null, 
+/**
+ * The value's bytes in hex, when they are not valid UTF-8.
+ */
+value_hex: string | null, value_size: number, headers: { [key in string]: string }, };
+
+export type GroupSummary = { group_id: string, 
+/**
+ * Kafka's name: `Empty`, `PreparingRebalance`, `CompletingRebalance`,
+ * `Stable` or `Dead`.
+ */
+state: string, generation: number, members: Array<GroupMember>, lag: Array<PartitionLag>, total_lag: number, };
+
+export type GroupMember = { member_id: string, client_id: string, client_host: string, 
+/**
+ * What the leader assigned (empty while rebalancing, or when the group
+ * does not use Kafka's consumer protocol).
+ */
+assignment: Array<MemberAssignment>, };
+
+export type MemberAssignment = { topic: string, partitions: Array<number>, };
+
+export type PartitionLag = { topic: string, partition: number, committed_offset: number, high_watermark: number, 
+/**
+ * Records written but not yet consumed (committed) by the group.
+ */
+lag: number, };
+
+export type OffsetToCommit = { topic: string, partition: number, 
+/**
+ * The next offset the group will read (Kafka's convention).
+ */
+offset: number, };
+
+export type CommitOffsets = { offsets: Array<OffsetToCommit>, };
+
+export type StatsSample = { 
+/**
+ * When it was taken (Unix ms).
+ */
+t_ms: number, produce_records_per_sec: number, produce_bytes_per_sec: number, 
+/**
+ * Committed-offset progress of all consumer groups.
+ */
+consume_records_per_sec: number, 
+/**
+ * Group commits per second (one log write + fdatasync each).
+ */
+group_commits_per_sec: number, 
+/**
+ * Mean time of a group commit's write + fdatasync over the interval.
+ */
+commit_latency_avg_micros: number, clients: number, total_lag: number, topics: Array<TopicRate>, groups: Array<GroupRate>, };
+
+export type TopicRate = { topic: string, records_per_sec: number, bytes_per_sec: number, records: number, size_bytes: number, };
+
+export type GroupRate = { group: string, 
+/**
+ * How fast the group's committed offsets advance.
+ */
+consumed_per_sec: number, lag: number, members: number, };
+
+export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample;
+
+export type Problem = { 
+/**
+ * Stable identifier, e.g. `https://pier.dev/problems/not-found`.
+ */
+type: string, title: string, status: number, detail: string, };
