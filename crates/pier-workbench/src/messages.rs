@@ -57,6 +57,11 @@ pub struct ProduceRequest {
     #[schema(minimum = 1, maximum = 1_000_000)]
     #[ts(optional)]
     pub rate: Option<u32>,
+    /// `{{seq}}` of the first message (default 0), to continue a sequence
+    /// across requests.
+    #[serde(default)]
+    #[ts(optional)]
+    pub first_seq: Option<u64>,
 }
 
 /// Offsets written in one partition.
@@ -247,6 +252,7 @@ impl Workbench {
         let chunk = req
             .rate
             .map_or(RECORDS_PER_BATCH, |r| (r / 20).clamp(1, RECORDS_PER_BATCH));
+        let first_seq = req.first_seq.unwrap_or(0);
         let started = Instant::now();
         let mut offsets: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
         let mut sent = 0u32;
@@ -254,14 +260,15 @@ impl Workbench {
             let n = chunk.min(count - sent);
             let now = crate::now_ms();
             let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
-            for seq in sent..sent + n {
-                let key = templates.key.as_ref().map(|t| t.render(seq.into(), now));
+            for i in sent..sent + n {
+                let seq = first_seq.saturating_add(i.into());
+                let key = templates.key.as_ref().map(|t| t.render(seq, now));
                 let partition = match (req.partition, &key) {
                     (Some(p), _) => p,
                     (None, Some(k)) => crc32c::crc32c(k.as_bytes()) % partitions,
-                    (None, None) => seq % partitions,
+                    (None, None) => (seq % u64::from(partitions)) as u32,
                 };
-                let value = templates.value.render(seq.into(), now);
+                let value = templates.value.render(seq, now);
                 if value.len() as u64 > u64::from(max_bytes) {
                     return Err(WorkbenchError::invalid(format!(
                         "message {seq} is {} bytes, over the {max_bytes}-byte limit",
@@ -274,7 +281,7 @@ impl Workbench {
                     headers: templates
                         .headers
                         .iter()
-                        .map(|(k, t)| (k.clone(), Some(Bytes::from(t.render(seq.into(), now)))))
+                        .map(|(k, t)| (k.clone(), Some(Bytes::from(t.render(seq, now)))))
                         .collect(),
                     timestamp_ms: now,
                 });

@@ -140,9 +140,18 @@ impl Workbench {
             .saturating_sub(state.last.commit_micros);
         let sample = StatsSample {
             t_ms: crate::now_ms(),
-            produce_records_per_sec: topic_rates.iter().map(|t| t.records_per_sec).sum(),
-            produce_bytes_per_sec: topic_rates.iter().map(|t| t.bytes_per_sec).sum(),
-            consume_records_per_sec: group_rates.iter().map(|g| g.consumed_per_sec).sum(),
+            produce_records_per_sec: topic_rates
+                .iter()
+                .map(|t| t.records_per_sec)
+                .fold(0.0, |a, b| a + b),
+            produce_bytes_per_sec: topic_rates
+                .iter()
+                .map(|t| t.bytes_per_sec)
+                .fold(0.0, |a, b| a + b),
+            consume_records_per_sec: group_rates
+                .iter()
+                .map(|g| g.consumed_per_sec)
+                .fold(0.0, |a, b| a + b),
             group_commits_per_sec: if state.last.at.is_some() {
                 per_sec(commits, secs)
             } else {

@@ -29,7 +29,8 @@ pub struct TopicSummary {
     /// Records currently stored (high watermark minus log start, summed).
     pub records: u64,
     pub size_bytes: u64,
-    /// Settings that differ from the defaults, by Kafka name.
+    /// Settings by Kafka name (`retention.ms`, `retention.bytes`,
+    /// `max.message.bytes`).
     pub config: BTreeMap<String, String>,
 }
 

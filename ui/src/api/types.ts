@@ -32,7 +32,8 @@ id: string, partitions: Array<PartitionSummary>,
  */
 records: number, size_bytes: number, 
 /**
- * Settings that differ from the defaults, by Kafka name.
+ * Settings by Kafka name (`retention.ms`, `retention.bytes`,
+ * `max.message.bytes`).
  */
 config: { [key in string]: string }, };
 
@@ -73,7 +74,12 @@ count?: number,
 /**
  * Messages per second; as fast as possible when absent.
  */
-rate?: number, };
+rate?: number, 
+/**
+ * `{{seq}}` of the first message (default 0), to continue a sequence
+ * across requests.
+ */
+first_seq?: number, };
 
 export type Produced = { count: number, offsets: Array<OffsetRange>, duration_ms: number, };
 

@@ -1,8 +1,13 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod client;
+mod consume;
 mod debug;
+mod groups;
+mod produce;
 mod serve;
+mod topic;
 
 use std::path::PathBuf;
 
@@ -30,8 +35,18 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the broker.
+    /// Run the broker (Kafka on 127.0.0.1:9092, HTTP on 127.0.0.1:8092).
     Serve(serve::ServeArgs),
+    /// Create, list, describe and delete topics.
+    Topic(topic::TopicArgs),
+    /// Send test messages.
+    Produce(produce::ProduceArgs),
+    /// Print messages, optionally as a consumer group.
+    Consume(consume::ConsumeArgs),
+    /// Consumer groups, their members and lag.
+    Groups(groups::GroupsArgs),
+    /// Live rates: produce, consume, lag, group commits.
+    Stats(groups::StatsArgs),
     /// Measure Pier and the disk under it.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -55,6 +70,11 @@ pub fn init_logging(format: LogFormat) {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Topic(args) => topic::run(args.command, &args.remote),
+        Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
+        Command::Groups(args) => groups::groups(args),
+        Command::Stats(args) => groups::stats(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),
     }
