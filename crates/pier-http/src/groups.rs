@@ -66,11 +66,11 @@ pub(crate) async fn delete_group(
 pub(crate) async fn commit_offsets(
     State(wb): State<Workbench>,
     Path(group): Path<String>,
-    body: Result<Json<CommitOffsets>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Response {
-    let Json(commit) = match body {
-        Ok(body) => body,
-        Err(rejection) => return Problem::bad_body(&rejection).into_response(),
+    let commit: CommitOffsets = match crate::problem::body(body) {
+        Ok(v) => v,
+        Err(problem) => return problem.into_response(),
     };
     match wb.commit_offsets(&group, commit).await {
         Ok(g) => Json(g).into_response(),

@@ -89,6 +89,30 @@ impl Problem {
     }
 }
 
+/// A JSON request body as `T`. Only a JSON object is accepted: serde would
+/// otherwise also read a struct from an array of its fields.
+pub(crate) fn body<T: serde::de::DeserializeOwned>(
+    body: Result<axum::Json<serde_json::Value>, JsonRejection>,
+) -> Result<T, Problem> {
+    let axum::Json(value) = body.map_err(|r| Problem::bad_body(&r))?;
+    if !value.is_object() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "Invalid request body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "Invalid request body",
+            format!("Failed to deserialize the JSON body into the target type: {e}"),
+        )
+    })
+}
+
 impl From<WorkbenchError> for Problem {
     fn from(e: WorkbenchError) -> Self {
         let (status, slug, title) = match e.kind {

@@ -30,11 +30,11 @@ pub(crate) async fn list_topics(State(wb): State<Workbench>) -> Json<Vec<TopicSu
     ))]
 pub(crate) async fn create_topic(
     State(wb): State<Workbench>,
-    body: Result<Json<NewTopic>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Response {
-    let Json(new) = match body {
-        Ok(body) => body,
-        Err(rejection) => return Problem::bad_body(&rejection).into_response(),
+    let new: NewTopic = match crate::problem::body(body) {
+        Ok(v) => v,
+        Err(problem) => return problem.into_response(),
     };
     match wb.create_topic(new).await {
         Ok(t) => (StatusCode::CREATED, Json(t)).into_response(),
@@ -91,11 +91,11 @@ pub(crate) async fn delete_topic(
 pub(crate) async fn produce(
     State(wb): State<Workbench>,
     Path(name): Path<String>,
-    body: Result<Json<ProduceRequest>, JsonRejection>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
 ) -> Response {
-    let Json(req) = match body {
-        Ok(body) => body,
-        Err(rejection) => return Problem::bad_body(&rejection).into_response(),
+    let req: ProduceRequest = match crate::problem::body(body) {
+        Ok(v) => v,
+        Err(problem) => return problem.into_response(),
     };
     match wb.produce(&name, req).await {
         Ok(done) => (StatusCode::CREATED, Json(done)).into_response(),

@@ -191,7 +191,7 @@ impl Workbench {
                 .store
                 .offsets(&o.topic, o.partition)
                 .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
-            if o.offset > hw {
+            if o.offset > hw || o.offset > crate::messages::OFFSET_MAX {
                 return Err(WorkbenchError::invalid(format!(
                     "offset {} is past the end of {}/{} (high watermark {hw})",
                     o.offset, o.topic, o.partition

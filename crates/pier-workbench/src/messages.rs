@@ -13,6 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 use crate::template::Template;
 use crate::{Workbench, WorkbenchError};
 
+/// Largest offset or sequence number accepted (Kafka's are `i64`).
+pub const OFFSET_MAX: u64 = i64::MAX as u64;
 /// Most messages one produce request may ask for.
 pub const PRODUCE_COUNT_MAX: u32 = 1_000_000;
 /// Highest produce rate one request may ask for, in messages per second.
@@ -26,7 +28,7 @@ pub const BROWSE_LIMIT_MAX: u32 = 1_000;
 /// Most records one browse request looks at when filtering.
 pub const BROWSE_SCAN_MAX: u32 = 20_000;
 /// Longest a browse request waits for new messages.
-pub const BROWSE_WAIT_MAX_MS: u32 = 30_000;
+pub const BROWSE_WAIT_MAX_MS: u32 = 10_000;
 
 /// Messages to produce. The key, the value and header values are templates:
 /// `{{seq}}` becomes 0, 1, 2…, `{{uuid}}` a random UUID, `{{now}}` Unix
@@ -37,7 +39,8 @@ pub struct ProduceRequest {
     #[serde(default)]
     #[ts(optional)]
     pub key: Option<String>,
-    /// A string is sent as is; any other JSON value is sent as JSON text.
+    /// A string is sent as is; `null` sends a message without a value (a
+    /// tombstone); any other JSON value is sent as JSON text.
     #[ts(type = "unknown")]
     pub value: serde_json::Value,
     #[serde(default)]
@@ -139,9 +142,9 @@ pub struct BrowseQuery {
     #[ts(optional)]
     pub header: Option<String>,
     /// Oldest first, at the end of the log: wait up to this long for new
-    /// messages (0–30000 ms).
+    /// messages (0–10000 ms).
     #[serde(default)]
-    #[param(maximum = 30000)]
+    #[param(maximum = 10000)]
     #[ts(optional)]
     pub wait_ms: Option<u32>,
 }
@@ -169,7 +172,7 @@ fn hex(b: &[u8]) -> String {
 
 struct Templates {
     key: Option<Template>,
-    value: Template,
+    value: Option<Template>,
     headers: Vec<(String, Template)>,
 }
 
@@ -177,13 +180,9 @@ impl Templates {
     fn parse(req: &ProduceRequest) -> Result<Self, WorkbenchError> {
         let bad = |what: &str, e: String| WorkbenchError::invalid(format!("{what}: {e}"));
         let value = match &req.value {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => {
-                return Err(WorkbenchError::invalid(
-                    "value is required (a string, or any other JSON value)",
-                ));
-            }
-            other => other.to_string(),
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
         };
         Ok(Self {
             key: req
@@ -192,7 +191,11 @@ impl Templates {
                 .map(Template::parse)
                 .transpose()
                 .map_err(|e| bad("key", e))?,
-            value: Template::parse(&value).map_err(|e| bad("value", e))?,
+            value: value
+                .as_deref()
+                .map(Template::parse)
+                .transpose()
+                .map_err(|e| bad("value", e))?,
             headers: req
                 .headers
                 .iter()
@@ -234,6 +237,11 @@ impl Workbench {
                 )));
             }
         }
+        if req.first_seq.is_some_and(|s| s > OFFSET_MAX) {
+            return Err(WorkbenchError::invalid(format!(
+                "first_seq must be at most {OFFSET_MAX}"
+            )));
+        }
         let templates = Templates::parse(&req)?;
         let summary = self.topic(topic)?;
         let partitions = summary.partitions.len() as u32;
@@ -268,16 +276,16 @@ impl Workbench {
                     (None, Some(k)) => crc32c::crc32c(k.as_bytes()) % partitions,
                     (None, None) => (seq % u64::from(partitions)) as u32,
                 };
-                let value = templates.value.render(seq, now);
-                if value.len() as u64 > u64::from(max_bytes) {
+                let value = templates.value.as_ref().map(|t| t.render(seq, now));
+                let size = value.as_ref().map_or(0, String::len);
+                if size as u64 > u64::from(max_bytes) {
                     return Err(WorkbenchError::invalid(format!(
-                        "message {seq} is {} bytes, over the {max_bytes}-byte limit",
-                        value.len()
+                        "message {seq} is {size} bytes, over the {max_bytes}-byte limit"
                     )));
                 }
                 by_partition.entry(partition).or_default().push(NewRecord {
                     key: key.map(Bytes::from),
-                    value: Some(Bytes::from(value)),
+                    value: value.map(Bytes::from),
                     headers: templates
                         .headers
                         .iter()
@@ -334,6 +342,11 @@ impl Workbench {
         if wait > BROWSE_WAIT_MAX_MS {
             return Err(WorkbenchError::invalid(format!(
                 "wait_ms must be 0..={BROWSE_WAIT_MAX_MS}, got {wait}"
+            )));
+        }
+        if q.offset.is_some_and(|o| o > OFFSET_MAX) {
+            return Err(WorkbenchError::invalid(format!(
+                "offset must be at most {OFFSET_MAX} (Kafka offsets are signed 64-bit)"
             )));
         }
         let partition = q.partition.unwrap_or(0);

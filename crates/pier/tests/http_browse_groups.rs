@@ -136,7 +136,7 @@ async fn browse_newest_first_with_filters_and_waiting() {
     );
     writer.await.unwrap();
     for (query, status) in [
-        ("wait_ms=30001", 400),
+        ("wait_ms=10001", 400),
         ("order=sideways", 400),
         ("bogus=1", 400),
     ] {

@@ -60,7 +60,8 @@ config?: { [key in string]: string }, };
 
 export type ProduceRequest = { key?: string, 
 /**
- * A string is sent as is; any other JSON value is sent as JSON text.
+ * A string is sent as is; `null` sends a message without a value (a
+ * tombstone); any other JSON value is sent as JSON text.
  */
 value: unknown, headers?: { [key in string]: string }, 
 /**
@@ -115,7 +116,7 @@ value?: string,
 header?: string, 
 /**
  * Oldest first, at the end of the log: wait up to this long for new
- * messages (0–30000 ms).
+ * messages (0–10000 ms).
  */
 wait_ms?: number, };
 
