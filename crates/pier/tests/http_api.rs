@@ -226,7 +226,8 @@ async fn produce_a_thousand_then_browse_them_and_see_group_lag() {
         r#"{"value":"x","count":1000000,"rate":10}"#,
         r#"{"value":"{{seq}} {{nope}}"}"#,
         r#"{"value":"x","key":"{{seq"}"#,
-        r#"{"value":null}"#,
+        r#"{"count":3}"#,
+        r#"[null, "x"]"#,
         r#"{"value":"x","partition":5}"#,
     ] {
         let reply = request(&server, "POST", "/api/v1/topics/load/messages", Some(body)).await;
