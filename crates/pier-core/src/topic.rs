@@ -34,6 +34,17 @@ pub enum TopicError {
     },
     #[error("too many topics: the limit is {max}", max = TOPICS_MAX)]
     TooManyTopics,
+    #[error("topic {0:?} is internal to Pier")]
+    Internal(String),
+}
+
+/// Prefix of Pier's own topics (queue state): hidden from listings and
+/// closed to clients.
+pub const INTERNAL_PREFIX: &str = "__pier";
+
+/// Whether `name` is one of Pier's own topics.
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with(INTERNAL_PREFIX)
 }
 
 /// Checks a topic name against Kafka's rules.

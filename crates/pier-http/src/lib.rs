@@ -7,6 +7,7 @@ mod docs;
 mod events;
 mod groups;
 mod problem;
+mod queues;
 mod topics;
 
 use axum::extract::rejection::QueryRejection;
@@ -44,6 +45,15 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         groups::get_group,
         groups::delete_group,
         groups::commit_offsets,
+        queues::list,
+        queues::get,
+        queues::put,
+        queues::delete,
+        queues::receive,
+        queues::ack,
+        queues::leases,
+        queues::leave,
+        queues::replay,
         events::events,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent))
@@ -89,6 +99,19 @@ pub fn router(workbench: Workbench) -> Router {
             "/api/v1/groups/{group}/offsets",
             post(groups::commit_offsets),
         )
+        .route("/api/v1/queues", get(queues::list))
+        .route(
+            "/api/v1/queues/{group}",
+            get(queues::get).put(queues::put).delete(queues::delete),
+        )
+        .route("/api/v1/queues/{group}/receive", post(queues::receive))
+        .route("/api/v1/queues/{group}/ack", post(queues::ack))
+        .route("/api/v1/queues/{group}/leases", get(queues::leases))
+        .route(
+            "/api/v1/queues/{group}/consumers/{consumer}",
+            axum::routing::delete(queues::leave),
+        )
+        .route("/api/v1/queues/{group}/replay", post(queues::replay))
         .route("/api/v1/events", get(events::events))
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

@@ -43,6 +43,8 @@ pub struct ClientInfo {
 #[derive(Debug)]
 pub struct Broker {
     pub store: Store,
+    /// Queue groups (per-record acknowledgements): Kafka share groups.
+    pub queues: pier_core::queue::Queues,
     pub groups: Coordinator,
     pub config: BrokerConfig,
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
@@ -50,9 +52,10 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(store: Store, config: BrokerConfig) -> Arc<Self> {
+    pub fn new(store: Store, queues: pier_core::queue::Queues, config: BrokerConfig) -> Arc<Self> {
         Arc::new(Self {
             store,
+            queues,
             groups: Coordinator::new(Arc::new(pier_core::SystemClock)),
             config,
             clients: Mutex::new(BTreeMap::new()),

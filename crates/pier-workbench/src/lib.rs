@@ -10,6 +10,7 @@ mod groups;
 mod info;
 mod messages;
 mod metrics;
+mod queues;
 mod stats;
 mod template;
 mod topics;
@@ -23,6 +24,11 @@ pub use messages::{
     BROWSE_LIMIT_MAX, BROWSE_SCAN_MAX, BROWSE_WAIT_MAX_MS, BrowsePage, BrowseQuery, Message,
     OffsetRange, Order, PRODUCE_COUNT_MAX, PRODUCE_DURATION_MAX_SECS, PRODUCE_RATE_MAX,
     ProduceRequest, Produced,
+};
+pub use queues::{
+    AckItem, AckKind, AckRequest, AckResponse, AckResult, LeaseInfo, Left, QueueConsumer,
+    QueueGroupSummary, QueueMessage, QueueSettings, RECEIVE_WAIT_MAX_MS, ReceiveRequest,
+    ReplayRequest, Replayed,
 };
 pub use stats::{GroupRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate};
 pub use template::Template;

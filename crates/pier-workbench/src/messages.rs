@@ -170,6 +170,28 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A stored record as the API shows it.
+pub(crate) fn message_of(partition: u32, r: &kafka_protocol::records::Record) -> Message {
+    Message {
+        partition,
+        offset: r.offset as u64,
+        timestamp_ms: r.timestamp,
+        key: text(r.key.as_ref()),
+        value: text(r.value.as_ref()),
+        value_hex: r
+            .value
+            .as_ref()
+            .filter(|v| std::str::from_utf8(v).is_err())
+            .map(|v| hex(v)),
+        value_size: r.value.as_ref().map_or(0, |v| v.len() as u32),
+        headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), text(v.as_ref()).unwrap_or_default()))
+            .collect(),
+    }
+}
+
 struct Templates {
     key: Option<Template>,
     value: Option<Template>,
@@ -243,6 +265,11 @@ impl Workbench {
             )));
         }
         let templates = Templates::parse(&req)?;
+        if pier_core::topic::is_internal(topic) {
+            return Err(WorkbenchError::invalid(format!(
+                "topic {topic:?} is internal to Pier"
+            )));
+        }
         let summary = self.topic(topic)?;
         let partitions = summary.partitions.len() as u32;
         if let Some(p) = req.partition
@@ -484,25 +511,7 @@ impl Workbench {
                     if o < next || o >= to || out.len() >= max {
                         continue;
                     }
-                    let value_hex = r
-                        .value
-                        .as_ref()
-                        .filter(|v| std::str::from_utf8(v).is_err())
-                        .map(|v| hex(v));
-                    out.push(Message {
-                        partition,
-                        offset: o,
-                        timestamp_ms: r.timestamp,
-                        key: text(r.key.as_ref()),
-                        value: text(r.value.as_ref()),
-                        value_hex,
-                        value_size: r.value.as_ref().map_or(0, |v| v.len() as u32),
-                        headers: r
-                            .headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), text(v.as_ref()).unwrap_or_default()))
-                            .collect(),
-                    });
+                    out.push(message_of(partition, &r));
                     next = o + 1;
                 }
             }

@@ -71,6 +71,7 @@ impl Workbench {
         self.store
             .topic_names()
             .iter()
+            .filter(|name| !pier_core::topic::is_internal(name))
             .filter_map(|name| self.topic(name).ok())
             .collect()
     }

@@ -93,7 +93,11 @@ impl ServerBuilder {
             anyhow::anyhow!("cannot listen for Kafka clients on {addr}: {e}{hint}")
         })?;
         let kafka_addr = listener.local_addr()?;
-        let broker = Broker::new(store.clone(), self.broker);
+        let clock: pier_core::SharedClock = Arc::new(SystemClock);
+        let queues = pier_core::queue::Queues::open(store.clone(), clock)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open queue groups: {e}"))?;
+        let broker = Broker::new(store.clone(), queues.clone(), self.broker);
         let workbench = pier_workbench::Workbench::new(store.clone(), broker.clone());
         let (shutdown, stop) = watch::channel(false);
         let serving = tokio::spawn(pier_kafka::serve(listener, broker.clone(), stop.clone()));
@@ -129,6 +133,7 @@ impl ServerBuilder {
         let sampling = tokio::spawn(sample_stats(workbench.clone(), stop.clone()));
         tasks.push(sampling);
         let ticking = tokio::spawn(tick_groups(broker.clone(), stop.clone()));
+        tasks.push(tokio::spawn(tick_queues(queues, stop.clone())));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
         tasks.push(ticking);
         tasks.push(housekeeping);
@@ -175,6 +180,25 @@ async fn sample_stats(workbench: pier_workbench::Workbench, mut stop: watch::Rec
         let wb = workbench.clone();
         // Sampling reads every topic and group: keep it off the I/O threads.
         let _ = tokio::task::spawn_blocking(move || wb.sample_stats()).await;
+    }
+}
+
+/// How often queue leases are checked for expiry (dead letters decided by
+/// an acknowledgement are written at once).
+pub const QUEUE_TICK: Duration = Duration::from_millis(100);
+
+async fn tick_queues(queues: pier_core::queue::Queues, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopped = tokio::select! {
+            () = queues.wait_for_work(QUEUE_TICK) => false,
+            changed = stop.changed() => changed.is_err() || *stop.borrow(),
+        };
+        if stopped {
+            return;
+        }
+        if let Err(e) = queues.tick().await {
+            tracing::warn!(error = %e, "queue housekeeping failed");
+        }
     }
 }
 

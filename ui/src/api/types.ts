@@ -199,6 +199,143 @@ consumed_per_sec: number, lag: number, members: number, };
 
 export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample;
 
+export type QueueSettings = { 
+/**
+ * The topic to consume (required for a new group; cannot change).
+ */
+topic?: string, 
+/**
+ * Lease length (default 30000 ms, at most 3600000).
+ */
+lease_ms?: number, 
+/**
+ * Deliveries before dead-lettering (default 5, 1–100).
+ */
+max_deliveries?: number, 
+/**
+ * First redelivery backoff (default 500 ms); doubles per delivery.
+ */
+backoff_base_ms?: number, 
+/**
+ * Backoff cap (default 30000 ms).
+ */
+backoff_max_ms?: number, 
+/**
+ * Default `<topic>.dlq`.
+ */
+dead_letter_topic?: string, 
+/**
+ * Most records one consumer may hold (default 1000).
+ */
+max_in_flight?: number, };
+
+export type QueueGroupSummary = { group: string, topic: string, lease_ms: number, max_deliveries: number, backoff_base_ms: number, backoff_max_ms: number, dead_letter_topic: string, max_in_flight: number, consumers: Array<QueueConsumer>, 
+/**
+ * Leased right now.
+ */
+in_flight: number, 
+/**
+ * Waiting for a redelivery (backoff or delay).
+ */
+waiting: number, 
+/**
+ * Never delivered yet.
+ */
+backlog: number, dead_letter_pending: number, 
+/**
+ * Records in the dead-letter topic.
+ */
+dead_letter_depth: number, delivered: number, redelivered: number, accepted: number, released: number, expired: number, dead_lettered: number, };
+
+export type QueueConsumer = { consumer: string, in_flight: number, 
+/**
+ * 0 when only known from leases logged before a restart.
+ */
+last_seen_ms: number, };
+
+export type ReceiveRequest = { 
+/**
+ * Who receives (any name, 1–255 characters); acknowledgements must
+ * come from the same name.
+ */
+consumer: string, 
+/**
+ * Up to this many records (default 10, at most 10000).
+ */
+max_records?: number, 
+/**
+ * This request's lease length instead of the group's.
+ */
+lease_ms?: number, 
+/**
+ * Wait up to this long when nothing is available (0–10000 ms).
+ */
+wait_ms?: number, 
+/**
+ * Create the group over this topic if it does not exist.
+ */
+topic?: string, };
+
+export type QueueMessage = { 
+/**
+ * 1 on the first delivery.
+ */
+delivery: number, lease_deadline_ms: number, message: Message, };
+
+export type AckKind = "accept" | "release" | "reject" | "extend";
+
+export type AckItem = { partition: number, offset: number, 
+/**
+ * The delivery number received; a stale one is refused.
+ */
+delivery?: number, action: AckKind, 
+/**
+ * `release`: wait this long instead of the backoff.
+ */
+delay_ms?: number, 
+/**
+ * `reject`: why (kept in the dead letter's headers).
+ */
+reason?: string, 
+/**
+ * `extend`: the new lease length from now.
+ */
+lease_ms?: number, };
+
+export type AckRequest = { consumer: string, acks: Array<AckItem>, };
+
+export type AckResult = { partition: number, offset: number, ok: boolean, 
+/**
+ * Why it was refused (the record's state did not change).
+ */
+error: string | null, };
+
+export type AckResponse = { results: Array<AckResult>, failed: number, };
+
+export type LeaseInfo = { partition: number, offset: number, consumer: string, delivery: number, deadline_ms: number, };
+
+export type Left = { 
+/**
+ * Records it held, now available again.
+ */
+released: number, };
+
+export type ReplayRequest = { 
+/**
+ * First dead-letter offset to replay (default 0).
+ */
+from_offset?: number, 
+/**
+ * At most this many (default and limit 10000).
+ */
+max_records?: number, };
+
+export type Replayed = { replayed: number, 
+/**
+ * Where a further replay would start.
+ */
+next_offset: number, };
+
 export type Problem = { 
 /**
  * Stable identifier, e.g. `https://pier.dev/problems/not-found`.

@@ -21,6 +21,7 @@ pub use config::{
 };
 pub use service::{
     DLQ_HEADERS, Delivery, QUEUE_STATE_TOPIC, QueueError, QueueMemberSummary, QueueSummary, Queues,
+    read_records,
 };
 pub use state::{QueueGroup, backoff_ms};
 pub use types::{AckAction, AckError, Event, Grant, Lease, PendingDeadLetter, QueueCounters, Slot};

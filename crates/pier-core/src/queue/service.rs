@@ -122,7 +122,7 @@ pub struct Queues {
 }
 
 /// Decoded records of `topic/partition` with offsets in `from..to`.
-pub(crate) fn read_records(
+pub fn read_records(
     store: &Store,
     topic: &str,
     partition: u32,

@@ -126,6 +126,9 @@ impl Applier {
                 Ok(self.create_topic(meta))
             }
             AdminCommand::DeleteTopic { name } => {
+                if crate::topic::is_internal(&name) {
+                    return Err(TopicError::Internal(name).into());
+                }
                 let topic = existing(&name)?;
                 drop(catalog);
                 Ok(self.delete_topic(&topic))

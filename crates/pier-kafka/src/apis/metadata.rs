@@ -28,7 +28,11 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
     // Before v4 the field does not exist and creation is allowed.
     let allow_create = version < 4 || request.allow_auto_topic_creation;
     let names = match requested {
-        None => store.topic_names(),
+        None => store
+            .topic_names()
+            .into_iter()
+            .filter(|n| !pier_core::topic::is_internal(n))
+            .collect(),
         Some(names) => names,
     };
     let mut topics = Vec::with_capacity(names.len());

@@ -146,7 +146,7 @@ pub(crate) fn admin_error(e: &pier_core::AdminError) -> (kafka_protocol::Respons
     use pier_core::topic::TopicError as T;
     let code = match e {
         pier_core::AdminError::Topic(t) => match t {
-            T::InvalidName { .. } => E::InvalidTopicException,
+            T::InvalidName { .. } | T::Internal(_) => E::InvalidTopicException,
             T::AlreadyExists(_) => E::TopicAlreadyExists,
             T::UnknownTopic(_) => E::UnknownTopicOrPartition,
             T::InvalidPartitionCount { .. } | T::PartitionsCannotShrink { .. } => {

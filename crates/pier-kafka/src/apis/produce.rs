@@ -23,7 +23,7 @@ pub(crate) async fn handle(
     let mut pending = Vec::new();
     for topic_data in request.topic_data {
         let name = topic_data.name.0.to_string();
-        let known = if topic::validate_name(&name).is_err() {
+        let known = if topic::validate_name(&name).is_err() || topic::is_internal(&name) {
             Err(ResponseError::InvalidTopicException)
         } else {
             match ctx.broker.ensure_topic(&name, true).await {

@@ -11,7 +11,15 @@ pub struct Reply {
 }
 
 pub async fn request(server: &pier::Server, method: &str, path: &str, body: Option<&str>) -> Reply {
-    let addr = server.http_addr().expect("HTTP is on");
+    request_to(server.http_addr().expect("HTTP is on"), method, path, body).await
+}
+
+pub async fn request_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Reply {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let body = body.unwrap_or("");
     let req = format!(
