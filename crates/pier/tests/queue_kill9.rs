@@ -226,6 +226,7 @@ async fn queue_leases_and_acks_survive_kill_9() {
         "only {} confirmed",
         s.confirmed.len()
     );
+    drop(s);
     let (_, q) = call(addr, "GET", "/api/v1/queues/q", &json!(null))
         .await
         .unwrap();
