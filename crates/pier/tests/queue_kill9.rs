@@ -211,22 +211,23 @@ async fn queue_leases_and_acks_survive_kill_9() {
     for w in workers {
         w.await.unwrap();
     }
-    let s = seen.lock().unwrap();
-    assert!(
-        s.violations.is_empty(),
-        "{:?}",
-        &s.violations[..s.violations.len().min(10)]
-    );
-    // Every record was confirmed, or acked just as the server died (the
-    // server's own count below says those were accepted too).
-    let covered: BTreeSet<_> = s.confirmed.union(&s.uncertain).collect();
-    assert_eq!(covered.len(), RECORDS, "every record accepted");
-    assert!(
-        s.confirmed.len() >= RECORDS - 200,
-        "only {} confirmed",
-        s.confirmed.len()
-    );
-    drop(s);
+    {
+        let s = seen.lock().unwrap();
+        assert!(
+            s.violations.is_empty(),
+            "{:?}",
+            &s.violations[..s.violations.len().min(10)]
+        );
+        // Every record was confirmed, or acked just as the server died (the
+        // server's own count below says those were accepted too).
+        let covered: BTreeSet<_> = s.confirmed.union(&s.uncertain).collect();
+        assert_eq!(covered.len(), RECORDS, "every record accepted");
+        assert!(
+            s.confirmed.len() >= RECORDS - 200,
+            "only {} confirmed",
+            s.confirmed.len()
+        );
+    }
     let (_, q) = call(addr, "GET", "/api/v1/queues/q", &json!(null))
         .await
         .unwrap();
