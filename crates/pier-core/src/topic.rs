@@ -13,6 +13,8 @@ pub const TOPICS_MAX: usize = 10_000;
 pub const DEFAULT_MAX_MESSAGE_BYTES: u32 = 1_048_588;
 /// Hard ceiling on `max.message.bytes`.
 pub const MAX_MESSAGE_BYTES_LIMIT: u32 = 64 * 1024 * 1024;
+/// Longest duplicate-detection window: one day.
+pub const DEDUP_WINDOW_MAX_MS: i64 = 86_400_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
@@ -82,6 +84,23 @@ pub struct TopicConfig {
     pub retention_bytes: i64,
     /// `max.message.bytes`: the largest record batch accepted.
     pub max_message_bytes: u32,
+    /// `dedup.window.ms`: records whose id was stored this recently are
+    /// not stored again; 0 turns duplicate detection off.
+    #[serde(default)]
+    pub dedup_window_ms: i64,
+    /// `dedup.id`: where a record's id is: the `pier-dedup-id` header
+    /// (`header`) or its key (`key`).
+    #[serde(default)]
+    pub dedup_id: DedupId,
+}
+
+/// Where duplicate detection finds a record's id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DedupId {
+    #[default]
+    Header,
+    Key,
 }
 
 impl Default for TopicConfig {
@@ -90,13 +109,21 @@ impl Default for TopicConfig {
             retention_ms: 7 * 24 * 60 * 60 * 1000,
             retention_bytes: -1,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            dedup_window_ms: 0,
+            dedup_id: DedupId::Header,
         }
     }
 }
 
 impl TopicConfig {
     /// Names of the keys [`TopicConfig::set`] understands.
-    pub const KEYS: [&'static str; 3] = ["retention.ms", "retention.bytes", "max.message.bytes"];
+    pub const KEYS: [&'static str; 5] = [
+        "retention.ms",
+        "retention.bytes",
+        "max.message.bytes",
+        "dedup.window.ms",
+        "dedup.id",
+    ];
 
     /// Applies one Kafka-style `key=value` setting.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), TopicError> {
@@ -130,6 +157,22 @@ impl TopicConfig {
                 }
                 self.max_message_bytes = n as u32;
             }
+            "dedup.window.ms" => {
+                let n = number()?;
+                if !(0..=DEDUP_WINDOW_MAX_MS).contains(&n) {
+                    return Err(invalid(format!(
+                        "must be 0 (off) to {DEDUP_WINDOW_MAX_MS} (one day)"
+                    )));
+                }
+                self.dedup_window_ms = n;
+            }
+            "dedup.id" => {
+                self.dedup_id = match value.trim() {
+                    "header" => DedupId::Header,
+                    "key" => DedupId::Key,
+                    _ => return Err(invalid("must be header or key".into())),
+                };
+            }
             _ => {
                 return Err(invalid(format!(
                     "unknown key; known keys are {:?}",
@@ -146,6 +189,14 @@ impl TopicConfig {
             "retention.ms" => Some(self.retention_ms.to_string()),
             "retention.bytes" => Some(self.retention_bytes.to_string()),
             "max.message.bytes" => Some(self.max_message_bytes.to_string()),
+            "dedup.window.ms" => Some(self.dedup_window_ms.to_string()),
+            "dedup.id" => Some(
+                match self.dedup_id {
+                    DedupId::Header => "header",
+                    DedupId::Key => "key",
+                }
+                .to_owned(),
+            ),
             _ => None,
         }
     }

@@ -36,6 +36,7 @@ fn typescript() -> String {
         StatsSample::decl(&cfg),
         TopicRate::decl(&cfg),
         GroupRate::decl(&cfg),
+        QueueRate::decl(&cfg),
         LiveEvent::decl(&cfg),
         QueueSettings::decl(&cfg),
         QueueGroupSummary::decl(&cfg),

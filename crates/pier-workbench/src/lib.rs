@@ -30,7 +30,7 @@ pub use queues::{
     QueueGroupSummary, QueueMessage, QueueSettings, RECEIVE_WAIT_MAX_MS, ReceiveRequest,
     ReplayRequest, Replayed,
 };
-pub use stats::{GroupRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate};
+pub use stats::{GroupRate, QueueRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate};
 pub use template::Template;
 pub use topics::{ClientSummary, NewTopic, PartitionSummary, TopicSummary};
 

@@ -53,6 +53,49 @@ impl Workbench {
             "1 after an I/O error until restart.",
             one(u64::from(self.store.poisoned().is_some())),
         );
+        metric(
+            "pier_dedup_hits_total",
+            "counter",
+            "Records not stored because their dedup id was seen in the window.",
+            one(stats.dedup_hits),
+        );
+        let queues = self.queue_groups();
+        let per_queue = |f: fn(&crate::QueueGroupSummary) -> u64| {
+            queues
+                .iter()
+                .map(|q| (format!("{{group=\"{}\"}}", label(&q.group)), f(q)))
+                .collect::<Vec<_>>()
+        };
+        metric(
+            "pier_queue_in_flight",
+            "gauge",
+            "Records leased to queue consumers right now.",
+            per_queue(|q| q.in_flight),
+        );
+        metric(
+            "pier_queue_backlog",
+            "gauge",
+            "Records a queue group has not delivered yet.",
+            per_queue(|q| q.backlog),
+        );
+        metric(
+            "pier_queue_dead_letters",
+            "gauge",
+            "Records in a queue group's dead-letter topic.",
+            per_queue(|q| q.dead_letter_depth),
+        );
+        metric(
+            "pier_queue_redelivered_total",
+            "counter",
+            "Deliveries after the first.",
+            per_queue(|q| q.redelivered),
+        );
+        metric(
+            "pier_queue_accepted_total",
+            "counter",
+            "Records accepted by queue consumers.",
+            per_queue(|q| q.accepted),
+        );
         let topics = self.topics();
         let partition_samples = |f: fn(&PartitionSummary) -> u64| {
             topics

@@ -36,6 +36,20 @@ pub struct GroupRate {
     pub members: u32,
 }
 
+/// A queue group's state and rates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema, TS)]
+pub struct QueueRate {
+    pub group: String,
+    pub topic: String,
+    pub accepted_per_sec: f64,
+    pub redelivered_per_sec: f64,
+    pub in_flight: u64,
+    pub waiting: u64,
+    pub backlog: u64,
+    pub dead_letter_depth: u64,
+    pub consumers: Vec<crate::QueueConsumer>,
+}
+
 /// One sample of the broker's rates over the preceding interval.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema, TS)]
 pub struct StatsSample {
@@ -53,6 +67,10 @@ pub struct StatsSample {
     pub total_lag: u64,
     pub topics: Vec<TopicRate>,
     pub groups: Vec<GroupRate>,
+    pub queues: Vec<QueueRate>,
+    /// Records not stored because they were duplicates (since start).
+    pub dedup_hits_total: u64,
+    pub dedup_hits_per_sec: f64,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +82,9 @@ struct Counters {
     groups: BTreeMap<String, u64>,
     commits: u64,
     commit_micros: u64,
+    dedup_hits: u64,
+    /// queue group → (accepted, redelivered).
+    queues: BTreeMap<String, (u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -93,8 +114,31 @@ impl Workbench {
             at: Some(now),
             commits: store.commits,
             commit_micros: store.commit_micros_total,
+            dedup_hits: store.dedup_hits,
             ..Counters::default()
         };
+        let queues = self.queue_groups();
+        let mut queue_rates = Vec::with_capacity(queues.len());
+        for q in queues {
+            let (a0, r0) = state
+                .last
+                .queues
+                .get(&q.group)
+                .copied()
+                .unwrap_or((q.accepted, q.redelivered));
+            queue_rates.push(QueueRate {
+                accepted_per_sec: per_sec(q.accepted.saturating_sub(a0), secs),
+                redelivered_per_sec: per_sec(q.redelivered.saturating_sub(r0), secs),
+                in_flight: q.in_flight,
+                waiting: q.waiting,
+                backlog: q.backlog,
+                dead_letter_depth: q.dead_letter_depth,
+                consumers: q.consumers,
+                topic: q.topic,
+                group: q.group.clone(),
+            });
+            next.queues.insert(q.group, (q.accepted, q.redelivered));
+        }
         let mut topic_rates = Vec::with_capacity(topics.len());
         for t in &topics {
             let written: u64 = t.partitions.iter().map(|p| p.high_watermark).sum();
@@ -166,6 +210,13 @@ impl Workbench {
             total_lag: groups.iter().map(|g| g.total_lag).sum(),
             topics: topic_rates,
             groups: group_rates,
+            queues: queue_rates,
+            dedup_hits_total: store.dedup_hits,
+            dedup_hits_per_sec: if state.last.at.is_some() {
+                per_sec(store.dedup_hits.saturating_sub(state.last.dedup_hits), secs)
+            } else {
+                0.0
+            },
         };
         state.last = next;
         if state.ring.len() == STATS_CAPACITY {

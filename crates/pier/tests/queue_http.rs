@@ -391,3 +391,50 @@ async fn bad_acknowledgements_are_refused_and_change_nothing() {
     let left = json(&request(&server, "DELETE", "/api/v1/queues/g/consumers/c", None).await);
     assert_eq!(left["released"], 1);
 }
+
+#[tokio::test]
+async fn duplicates_are_dropped_and_counted() {
+    let server = start().await;
+    let made = post(
+        &server,
+        "/api/v1/topics",
+        json!({"name": "payments", "partitions": 2, "config": {"dedup.window.ms": "60000"}}),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(json(&made)["config"]["dedup.window.ms"], "60000");
+    for _ in 0..3 {
+        let r = post(
+            &server,
+            "/api/v1/topics/payments/messages",
+            json!({"value": "pay 10", "headers": {"pier-dedup-id": "payment-1"}}),
+        )
+        .await;
+        assert_eq!(r.status, 201);
+        assert_eq!(
+            json(&r)["offsets"][0]["first"],
+            0,
+            "the original offset each time"
+        );
+    }
+    // Ten messages with five distinct ids: five stored.
+    post(
+        &server,
+        "/api/v1/topics/payments/messages",
+        json!({"value": "v", "headers": {"pier-dedup-id": "id-{{seq}}"}, "count": 5, "partition": 1}),
+    )
+    .await;
+    post(
+        &server,
+        "/api/v1/topics/payments/messages",
+        json!({"value": "v", "headers": {"pier-dedup-id": "id-{{seq}}"}, "count": 5, "partition": 1}),
+    )
+    .await;
+    let topic = json(&request(&server, "GET", "/api/v1/topics/payments", None).await);
+    assert_eq!(topic["records"], 6);
+    let metrics = request(&server, "GET", "/metrics", None).await.body;
+    assert!(metrics.contains("pier_dedup_hits_total 7"), "{metrics}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let stats = json(&request(&server, "GET", "/api/v1/stats?last=1", None).await);
+    assert_eq!(stats[0]["dedup_hits_total"], 7);
+}

@@ -187,7 +187,11 @@ group_commits_per_sec: number,
 /**
  * Mean time of a group commit's write + fdatasync over the interval.
  */
-commit_latency_avg_micros: number, clients: number, total_lag: number, topics: Array<TopicRate>, groups: Array<GroupRate>, };
+commit_latency_avg_micros: number, clients: number, total_lag: number, topics: Array<TopicRate>, groups: Array<GroupRate>, queues: Array<QueueRate>, 
+/**
+ * Records not stored because they were duplicates (since start).
+ */
+dedup_hits_total: number, dedup_hits_per_sec: number, };
 
 export type TopicRate = { topic: string, records_per_sec: number, bytes_per_sec: number, records: number, size_bytes: number, };
 
@@ -196,6 +200,8 @@ export type GroupRate = { group: string,
  * How fast the group's committed offsets advance.
  */
 consumed_per_sec: number, lag: number, members: number, };
+
+export type QueueRate = { group: string, topic: string, accepted_per_sec: number, redelivered_per_sec: number, in_flight: number, waiting: number, backlog: number, dead_letter_depth: number, consumers: Array<QueueConsumer>, };
 
 export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample;
 

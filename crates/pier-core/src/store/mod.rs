@@ -4,6 +4,7 @@
 mod admin;
 mod applier;
 mod catalog;
+mod dedup;
 mod error;
 mod offsets;
 mod open;
@@ -23,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use admin::{AdminCommand, AdminOutcome};
 pub use catalog::BatchMeta;
+pub use dedup::DEDUP_HEADER;
 pub use error::{AdminError, AppendError, OpenError, ReadError};
 pub use offsets::{CommittedOffset, OFFSET_METADATA_MAX_BYTES};
 pub use open::{DB_FILE, Location, WAL_FILES};
@@ -220,6 +222,7 @@ impl Store {
             wal,
             applier: link,
             producers,
+            dedup: dedup::DedupWindows::default(),
         };
         let (manual, thread) = if options.manual_writer {
             (Some(Mutex::new((writer, rx))), None)
@@ -233,7 +236,7 @@ impl Store {
                 })?;
             (None, Some(handle))
         };
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 shared,
                 db,
@@ -243,7 +246,9 @@ impl Store {
                 faults,
                 recovery,
             }),
-        })
+        };
+        store.seed_dedup_windows();
+        Ok(store)
     }
 
     pub fn recovery(&self) -> &RecoveryReport {

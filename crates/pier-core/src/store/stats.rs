@@ -9,6 +9,7 @@ pub(crate) struct StoreStats {
     appends: AtomicU64,
     commit_micros_total: AtomicU64,
     commit_micros_max: AtomicU64,
+    dedup_hits: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -18,6 +19,8 @@ pub struct StoreStatsSnapshot {
     pub appends: u64,
     pub commit_micros_total: u64,
     pub commit_micros_max: u64,
+    /// Records not stored because their dedup id was seen in the window.
+    pub dedup_hits: u64,
 }
 
 impl StoreStats {
@@ -30,12 +33,17 @@ impl StoreStats {
         self.commit_micros_max.fetch_max(micros, Ordering::Relaxed);
     }
 
+    pub fn record_dedup_hits(&self, n: u64) {
+        self.dedup_hits.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> StoreStatsSnapshot {
         StoreStatsSnapshot {
             commits: self.commits.load(Ordering::Relaxed),
             appends: self.appends.load(Ordering::Relaxed),
             commit_micros_total: self.commit_micros_total.load(Ordering::Relaxed),
             commit_micros_max: self.commit_micros_max.load(Ordering::Relaxed),
+            dedup_hits: self.dedup_hits.load(Ordering::Relaxed),
         }
     }
 }

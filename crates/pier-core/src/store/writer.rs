@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::applier::{ApplyItem, ApplyLink, ApplyWork};
 use super::catalog::{BatchMeta, PartitionState};
+use super::dedup::DedupVerdict;
 use super::error::{AppendError, storage_text};
 use super::producers::{ProducerTable, Verdict};
 use super::wal::Wal;
@@ -34,6 +35,12 @@ pub(crate) struct AppendRequest {
 pub(crate) enum Command {
     Append(AppendRequest),
     Admin(super::admin::AdminRequest),
+    /// Refills a topic's duplicate-detection window after open:
+    /// `(id, partition, offset, stored at)`.
+    SeedDedup {
+        topic_id: u32,
+        entries: Vec<(Bytes, u32, u64, i64)>,
+    },
 }
 
 /// An append that passed checks and got its offsets.
@@ -50,6 +57,16 @@ pub(crate) struct Writer {
     pub wal: Wal,
     pub applier: ApplyLink,
     pub producers: ProducerTable,
+    pub dedup: super::dedup::DedupWindows,
+}
+
+/// What duplicate detection made of an append.
+enum Deduped {
+    /// Store it (maybe with fewer records); remember these ids, stamped
+    /// with the time, by offset delta.
+    Store(AppendRequest, Option<(i64, Vec<(u32, Bytes)>)>),
+    /// Every record was seen: answer with the original offsets.
+    Seen(AppendRequest, u64, u64),
 }
 
 /// A retried idempotent batch: answered with its original offsets once the
@@ -87,7 +104,22 @@ impl Writer {
                 Command::Append(req) => appends.push(req),
                 Command::Admin(req) => {
                     self.commit_appends(std::mem::take(&mut appends));
+                    if let super::admin::AdminCommand::DeleteTopic { name } = &req.command
+                        && let Some(t) = self
+                            .shared
+                            .catalog
+                            .read()
+                            .expect("catalog lock")
+                            .topic(name)
+                    {
+                        self.dedup.forget_topic(t.meta.id);
+                    }
                     self.applier.admin(req);
+                }
+                Command::SeedDedup { topic_id, entries } => {
+                    for (id, partition, offset, at) in entries {
+                        self.dedup.insert(topic_id, id, partition, offset, at);
+                    }
                 }
             }
         }
@@ -177,6 +209,31 @@ impl Writer {
                     duplicates.push((req.reply, done));
                 }
                 Ok((topic_id, partition, Verdict::Append)) => {
+                    let original = req.info.clone();
+                    let (req, fresh_ids) = match self.dedup_check(topic_id, req) {
+                        Deduped::Store(req, ids) => (req, ids),
+                        Deduped::Seen(req, first, last) => {
+                            if original.producer_id >= 0 {
+                                self.producers.record(
+                                    topic_id,
+                                    req.partition,
+                                    &original,
+                                    first,
+                                    last,
+                                );
+                            }
+                            let log_start = partition.offsets().0;
+                            duplicates.push((
+                                req.reply,
+                                Appended {
+                                    base_offset: first,
+                                    last_offset: last,
+                                    log_start,
+                                },
+                            ));
+                            continue;
+                        }
+                    };
                     let next_offset = next
                         .entry((topic_id, req.partition))
                         .or_insert_with(|| partition.offsets().1);
@@ -187,14 +244,27 @@ impl Writer {
                         req.info.size_bytes as u32,
                     );
                     *next_offset = meta.last_offset + 1;
-                    if req.info.producer_id >= 0 {
+                    if original.producer_id >= 0 {
+                        // The producer's own sequence range, even when
+                        // duplicate detection dropped some records.
                         self.producers.record(
                             topic_id,
                             req.partition,
-                            &req.info,
+                            &original,
                             meta.base_offset,
                             meta.last_offset,
                         );
+                    }
+                    if let Some((window_at, ids)) = fresh_ids {
+                        for (delta, id) in ids {
+                            self.dedup.insert(
+                                topic_id,
+                                id,
+                                req.partition,
+                                meta.base_offset + u64::from(delta),
+                                window_at,
+                            );
+                        }
                     }
                     planned.push(Planned {
                         req,
@@ -206,6 +276,61 @@ impl Writer {
             }
         }
         (planned, duplicates)
+    }
+
+    /// Duplicate detection for topics that have it on.
+    fn dedup_check(&mut self, topic_id: u32, mut req: AppendRequest) -> Deduped {
+        let config = {
+            let catalog = self.shared.catalog.read().expect("catalog lock");
+            match catalog.topic(&req.topic) {
+                Some(t) if t.meta.config.dedup_window_ms > 0 => t.meta.config.clone(),
+                _ => return Deduped::Store(req, None),
+            }
+        };
+        let now = self.shared.clock.now_ms();
+        self.dedup.evict(topic_id, now, config.dedup_window_ms);
+        let Ok(records) = batch::decode_records(&req.batch) else {
+            return Deduped::Store(req, None);
+        };
+        match super::dedup::judge(&self.dedup, topic_id, &config, records) {
+            DedupVerdict::Fresh(ids) => Deduped::Store(req, Some((now, ids))),
+            DedupVerdict::AllSeen { first, last } => {
+                self.shared
+                    .stats
+                    .record_dedup_hits(u64::from(req.info.record_count));
+                Deduped::Seen(req, first, last)
+            }
+            DedupVerdict::Some { keep, ids, dropped } => {
+                self.shared.stats.record_dedup_hits(dropped.into());
+                let records: Vec<batch::NewRecord> = keep
+                    .iter()
+                    .map(|r| batch::NewRecord {
+                        key: r.key.clone(),
+                        value: r.value.clone(),
+                        headers: r
+                            .headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.clone()))
+                            .collect(),
+                        timestamp_ms: r.timestamp,
+                    })
+                    .collect();
+                let stamp = (req.info.producer_id >= 0).then_some(batch::ProducerStamp {
+                    producer_id: req.info.producer_id,
+                    producer_epoch: req.info.producer_epoch,
+                    base_sequence: req.info.base_sequence,
+                });
+                let rebuilt = batch::build(&records, req.info.compression, stamp);
+                match batch::validate(&rebuilt) {
+                    Ok(info) => {
+                        req.batch = rebuilt;
+                        req.info = info;
+                        Deduped::Store(req, Some((now, ids)))
+                    }
+                    Err(_) => Deduped::Store(req, None),
+                }
+            }
+        }
     }
 
     fn check(
@@ -310,6 +435,6 @@ fn drain_group(first: Command, rx: &mut mpsc::Receiver<Command>) -> Vec<Command>
 fn command_bytes(command: &Command) -> usize {
     match command {
         Command::Append(req) => req.batch.len(),
-        Command::Admin(_) => 0,
+        Command::Admin(_) | Command::SeedDedup { .. } => 0,
     }
 }
