@@ -45,6 +45,8 @@ pub struct Broker {
     pub store: Store,
     /// Queue groups (per-record acknowledgements): Kafka share groups.
     pub queues: pier_core::queue::Queues,
+    /// Share-group members and sessions (KIP-932).
+    pub share: crate::share::ShareGroups,
     pub groups: Coordinator,
     pub config: BrokerConfig,
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
@@ -56,6 +58,7 @@ impl Broker {
         Arc::new(Self {
             store,
             queues,
+            share: crate::share::ShareGroups::default(),
             groups: Coordinator::new(Arc::new(pier_core::SystemClock)),
             config,
             clients: Mutex::new(BTreeMap::new()),
@@ -141,5 +144,15 @@ impl Ctx {
 
     pub fn advertised_port(&self) -> i32 {
         i32::from(self.local.port())
+    }
+}
+
+impl Broker {
+    /// Removes share-group members that stopped heartbeating and hands
+    /// their records to the others. The server calls it periodically.
+    pub async fn expire_share_members(&self) {
+        for (group, member, _) in self.share.expire(self.store.now_ms()) {
+            crate::apis::share_group_heartbeat::release_member(self, &group, &member).await;
+        }
     }
 }

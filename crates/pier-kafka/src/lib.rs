@@ -6,6 +6,7 @@ mod apis;
 mod broker;
 mod conn;
 mod server;
+pub mod share;
 
 pub use broker::{Broker, BrokerConfig, ClientInfo};
 pub use conn::{ConnError, Decoded, decode_request};

@@ -133,7 +133,11 @@ impl ServerBuilder {
         let sampling = tokio::spawn(sample_stats(workbench.clone(), stop.clone()));
         tasks.push(sampling);
         let ticking = tokio::spawn(tick_groups(broker.clone(), stop.clone()));
-        tasks.push(tokio::spawn(tick_queues(queues, stop.clone())));
+        tasks.push(tokio::spawn(tick_queues(
+            queues,
+            broker.clone(),
+            stop.clone(),
+        )));
         let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
         tasks.push(ticking);
         tasks.push(housekeeping);
@@ -187,7 +191,11 @@ async fn sample_stats(workbench: pier_workbench::Workbench, mut stop: watch::Rec
 /// an acknowledgement are written at once).
 pub const QUEUE_TICK: Duration = Duration::from_millis(100);
 
-async fn tick_queues(queues: pier_core::queue::Queues, mut stop: watch::Receiver<bool>) {
+async fn tick_queues(
+    queues: pier_core::queue::Queues,
+    broker: Arc<Broker>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let stopped = tokio::select! {
             () = queues.wait_for_work(QUEUE_TICK) => false,
@@ -199,6 +207,7 @@ async fn tick_queues(queues: pier_core::queue::Queues, mut stop: watch::Receiver
         if let Err(e) = queues.tick().await {
             tracing::warn!(error = %e, "queue housekeeping failed");
         }
+        broker.expire_share_members().await;
     }
 }
 

@@ -5,7 +5,9 @@ libraries. The wrappers only translate names and shapes; every call goes to
 the real library, talking the real Kafka protocol to the broker.
 """
 
+import json
 import time
+import urllib.request
 import uuid
 from collections import namedtuple
 
@@ -437,3 +439,16 @@ def wait_for(predicate, timeout, what, interval=0.2):
             raise AssertionError("timed out after %ss waiting for %s"
                                  % (timeout, what() if callable(what) else what))
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------
+# Pier's HTTP API
+
+def http(pier, method, path, body=None):
+    """A JSON request to the server's HTTP API; returns the decoded answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request("http://%s%s" % (pier.http, path), data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        raw = r.read()
+        return json.loads(raw) if raw and r.headers.get_content_type().endswith("json") else raw.decode()

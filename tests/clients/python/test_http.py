@@ -3,23 +3,12 @@ consumer group appears with its member, assignment and lag, the lag falls
 to zero as it commits, and /metrics (parsed by prometheus_client's parser)
 and /api/v1/stats agree."""
 
-import json
 import time
-import urllib.request
 
 from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters import unique, wait_for
-
-
-def http(pier, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request("http://%s%s" % (pier.http, path), data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        raw = r.read()
-        return json.loads(raw) if raw and r.headers.get_content_type().endswith("json") else raw.decode()
+from adapters import http, unique, wait_for
 
 
 def metrics(pier):

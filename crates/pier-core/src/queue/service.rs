@@ -321,6 +321,20 @@ impl Queues {
         lease_ms: Option<u64>,
         wait: Duration,
     ) -> Result<Vec<Delivery>, QueueError> {
+        self.receive_from(group, member, max, lease_ms, wait, None)
+            .await
+    }
+
+    /// [`Queues::receive`] limited to the partitions in `only`.
+    pub async fn receive_from(
+        &self,
+        group: &str,
+        member: &str,
+        max: u32,
+        lease_ms: Option<u64>,
+        wait: Duration,
+        only: Option<Vec<u32>>,
+    ) -> Result<Vec<Delivery>, QueueError> {
         if member.is_empty() || member.len() > 255 {
             return Err(QueueError::Invalid(
                 "consumer names are 1–255 characters".to_owned(),
@@ -342,7 +356,9 @@ impl Queues {
         let mut commits = self.inner.store.subscribe_commits();
         loop {
             commits.borrow_and_update();
-            let got = self.receive_now(group, member, max, lease_ms).await?;
+            let got = self
+                .receive_now(group, member, max, lease_ms, only.clone())
+                .await?;
             let now = tokio::time::Instant::now();
             if !got.is_empty() || now >= deadline {
                 return Ok(got);
@@ -368,6 +384,7 @@ impl Queues {
         member: &str,
         max: u32,
         lease_ms: Option<u64>,
+        only: Option<Vec<u32>>,
     ) -> Result<Vec<Delivery>, QueueError> {
         let topic = self
             .config(group)
@@ -398,7 +415,7 @@ impl Queues {
                     }
                 }
                 let lease = lease_ms.unwrap_or(g.config.lease_ms);
-                Ok(g.receive(&member_name, max, lease, now, &ends))
+                Ok(g.receive_from(&member_name, max, lease, now, &ends, only.as_deref()))
             })
             .await?;
         let mut by_partition: BTreeMap<u32, Vec<super::state::Grant>> = BTreeMap::new();

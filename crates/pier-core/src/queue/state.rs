@@ -202,6 +202,19 @@ impl QueueGroup {
         now_ms: i64,
         ends: &[u64],
     ) -> (Vec<Grant>, Vec<Event>) {
+        self.receive_from(member, max, lease_ms, now_ms, ends, None)
+    }
+
+    /// [`QueueGroup::receive`] limited to the partitions in `only`.
+    pub fn receive_from(
+        &mut self,
+        member: &str,
+        max: u32,
+        lease_ms: u64,
+        now_ms: i64,
+        ends: &[u64],
+        only: Option<&[u32]>,
+    ) -> (Vec<Grant>, Vec<Event>) {
         self.touch(member, now_ms);
         let room = self
             .config
@@ -217,6 +230,9 @@ impl QueueGroup {
                 break;
             }
             let p = (self.rotate + i) % n;
+            if only.is_some_and(|only| !only.contains(&p)) {
+                continue;
+            }
             let end = ends[p as usize];
             let part = self.partition_mut(p);
             let mut records = Vec::new();

@@ -265,6 +265,11 @@ impl Store {
         self.inner.shared.poisoned()
     }
 
+    /// The store's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.shared.clock.now_ms()
+    }
+
     pub fn stats(&self) -> StoreStatsSnapshot {
         self.inner.shared.stats.snapshot()
     }

@@ -16,12 +16,17 @@ use crate::{CLUSTER_ID, NODE_ID};
 pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) -> MetadataResponse {
     let store = &ctx.broker.store;
     // v0: an empty list means all topics; v1+: null does.
-    let requested: Option<Vec<String>> = match request.topics {
+    // v10+: a topic may be asked for by id alone (share consumers do).
+    let requested: Option<Vec<Result<String, uuid::Uuid>>> = match request.topics {
         None => None,
         Some(t) if t.is_empty() && version == 0 => None,
         Some(t) => Some(
             t.into_iter()
-                .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                .filter_map(|t| match t.name {
+                    Some(n) => Some(Ok(n.0.to_string())),
+                    None if !t.topic_id.is_nil() => Some(Err(t.topic_id)),
+                    None => None,
+                })
                 .collect(),
         ),
     };
@@ -32,12 +37,21 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
             .topic_names()
             .into_iter()
             .filter(|n| !pier_core::topic::is_internal(n))
+            .map(Ok)
             .collect(),
         Some(names) => names,
     };
     let mut topics = Vec::with_capacity(names.len());
-    for name in names {
-        let mut topic = describe(ctx, &name, allow_create, version).await;
+    for wanted in names {
+        let mut topic = match wanted {
+            Ok(name) => describe(ctx, &name, allow_create, version).await,
+            Err(id) => match crate::share::topic_by_id(store, id) {
+                Some(name) => describe(ctx, &name, false, version).await,
+                None => MetadataResponseTopic::default()
+                    .with_topic_id(id)
+                    .with_error_code(ResponseError::UnknownTopicId.code()),
+            },
+        };
         if version >= 8 && request.include_topic_authorized_operations {
             topic.topic_authorized_operations = super::acl::TOPIC;
         }

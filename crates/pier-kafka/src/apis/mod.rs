@@ -22,6 +22,10 @@ mod metadata;
 mod offset_commit;
 mod offset_fetch;
 mod produce;
+mod share_acknowledge;
+mod share_fetch;
+mod share_group_describe;
+pub(crate) mod share_group_heartbeat;
 mod sync_group;
 
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind, TopicName};
@@ -52,6 +56,10 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeGroups, 0, 5),
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::ShareGroupHeartbeat, 1, 1),
+    (ApiKey::ShareGroupDescribe, 1, 1),
+    (ApiKey::ShareFetch, 1, 1),
+    (ApiKey::ShareAcknowledge, 1, 1),
 ];
 
 pub(crate) fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -123,6 +131,16 @@ pub(crate) async fn handle(
         }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(describe_cluster::handle(ctx, r))
+        }
+        RequestKind::ShareGroupHeartbeat(r) => ResponseKind::ShareGroupHeartbeat(
+            share_group_heartbeat::handle(ctx, r, client_id).await,
+        ),
+        RequestKind::ShareGroupDescribe(r) => {
+            ResponseKind::ShareGroupDescribe(share_group_describe::handle(ctx, r))
+        }
+        RequestKind::ShareFetch(r) => ResponseKind::ShareFetch(share_fetch::handle(ctx, r).await),
+        RequestKind::ShareAcknowledge(r) => {
+            ResponseKind::ShareAcknowledge(share_acknowledge::handle(ctx, r).await)
         }
         other => {
             // Unreachable: conn refuses APIs missing from SUPPORTED.
