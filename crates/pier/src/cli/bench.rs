@@ -22,6 +22,8 @@ pub enum BenchCommand {
     Storage(StorageArgs),
     /// Time from starting `pier serve` to its first accepted connection.
     Startup(StartupArgs),
+    /// Queue receive + accept throughput with several consumers.
+    Queue(super::bench_queue::QueueArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +88,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Storage(args) => storage(&args),
         BenchCommand::Startup(args) => startup(&args),
+        BenchCommand::Queue(args) => super::bench_queue::run(&args),
     }
 }
 
