@@ -9,6 +9,7 @@ mod groups;
 mod problem;
 mod queues;
 mod topics;
+mod ui;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -113,7 +114,8 @@ pub fn router(workbench: Workbench) -> Router {
         )
         .route("/api/v1/queues/{group}/replay", post(queues::replay))
         .route("/api/v1/events", get(events::events))
-        .fallback(|| async { Problem::not_found("no such endpoint") })
+        .route("/", get(ui::index))
+        .fallback(ui::asset_or_404)
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .with_state(workbench)

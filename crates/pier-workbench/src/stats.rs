@@ -142,12 +142,12 @@ impl Workbench {
         let mut topic_rates = Vec::with_capacity(topics.len());
         for t in &topics {
             let written: u64 = t.partitions.iter().map(|p| p.high_watermark).sum();
-            let (w0, b0) = state
-                .last
-                .topics
-                .get(&t.name)
-                .copied()
-                .unwrap_or((written, t.size_bytes));
+            // A topic new since the last sample started from nothing.
+            let (w0, b0) = match (state.last.topics.get(&t.name), state.last.at) {
+                (Some(prev), _) => *prev,
+                (None, Some(_)) => (0, 0),
+                (None, None) => (written, t.size_bytes),
+            };
             topic_rates.push(TopicRate {
                 topic: t.name.clone(),
                 records_per_sec: per_sec(written.saturating_sub(w0), secs),

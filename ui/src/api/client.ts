@@ -1,0 +1,50 @@
+// Typed calls to Pier's API (types generated from the Rust side).
+
+import type {
+  AckRequest,
+  AckResponse,
+  BrokerInfo,
+  BrowsePage,
+  BrowseQuery,
+  GroupSummary,
+  NewTopic,
+  ProduceRequest,
+  Produced,
+  QueueGroupSummary,
+  StatsSample,
+  TopicSummary,
+} from './types'
+import { HttpTransport, type Transport } from './transport'
+
+const enc = encodeURIComponent
+
+function query(q: Record<string, string | number | undefined | null>): string {
+  const parts = Object.entries(q)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([k, v]) => `${enc(k)}=${enc(String(v))}`)
+  return parts.length ? `?${parts.join('&')}` : ''
+}
+
+export function createClient(t: Transport) {
+  return {
+    transport: t,
+    broker: () => t.request<BrokerInfo>('GET', '/api/v1/broker'),
+    topics: () => t.request<TopicSummary[]>('GET', '/api/v1/topics'),
+    topic: (name: string) => t.request<TopicSummary>('GET', `/api/v1/topics/${enc(name)}`),
+    createTopic: (body: NewTopic) => t.request<TopicSummary>('POST', '/api/v1/topics', body),
+    deleteTopic: (name: string) => t.request<void>('DELETE', `/api/v1/topics/${enc(name)}`),
+    produce: (topic: string, body: ProduceRequest) =>
+      t.request<Produced>('POST', `/api/v1/topics/${enc(topic)}/messages`, body),
+    browse: (topic: string, q: BrowseQuery) =>
+      t.request<BrowsePage>('GET', `/api/v1/topics/${enc(topic)}/messages${query(q)}`),
+    groups: () => t.request<GroupSummary[]>('GET', '/api/v1/groups'),
+    queues: () => t.request<QueueGroupSummary[]>('GET', '/api/v1/queues'),
+    ack: (group: string, body: AckRequest) =>
+      t.request<AckResponse>('POST', `/api/v1/queues/${enc(group)}/ack`, body),
+    stats: (last = 120) => t.request<StatsSample[]>('GET', `/api/v1/stats${query({ last })}`),
+  }
+}
+
+export type Client = ReturnType<typeof createClient>
+
+export const api: Client = createClient(new HttpTransport())

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+
+import { bytes, count, duration, hexDump, jsonProblem, plural, prettyJson, rate, topicNameProblem } from './format'
+import { appendCapped, sparkPath, visibleRange } from './series'
+
+describe('format', () => {
+  it('formats sizes, counts and rates', () => {
+    expect(bytes(0)).toBe('0 B')
+    expect(bytes(1536)).toBe('1.54 KB')
+    expect(bytes(12_345_678)).toBe('12.3 MB')
+    expect(count(1234567)).toBe('1,234,567')
+    expect(plural(1, 'topic')).toBe('1 topic')
+    expect(plural(3, 'partition')).toBe('3 partitions')
+    expect(rate(0)).toBe('0 msg/s')
+    expect(rate(2.5)).toBe('2.5 msg/s')
+    expect(rate(12345.6)).toBe('12,346 msg/s')
+    expect(duration(65_000)).toBe('1m 5s')
+    expect(duration(7_300_000)).toBe('2h 1m')
+  })
+
+  it('pretty-prints JSON and dumps hex', () => {
+    expect(prettyJson('{"a":1}')).toBe('{\n  "a": 1\n}')
+    expect(prettyJson('plain text')).toBeNull()
+    expect(prettyJson('{broken')).toBeNull()
+    expect(hexDump(new TextEncoder().encode('hello, pier!\n\u0001'))[0]).toBe(
+      '00000000  68 65 6c 6c 6f 2c 20 70 69 65 72 21 0a 01        hello, pier!..',
+    )
+  })
+
+  it('explains bad topic names and bad JSON', () => {
+    expect(topicNameProblem('orders.v1')).toBeNull()
+    expect(topicNameProblem('')).toMatch(/name/)
+    expect(topicNameProblem('has space')).toMatch(/Only letters/)
+    expect(topicNameProblem('x'.repeat(250))).toMatch(/249/)
+    expect(topicNameProblem('__pier_queues')).toMatch(/reserved/)
+    expect(jsonProblem('{"ok": true}')).toBeNull()
+    expect(jsonProblem('{"ok": tru}')).not.toBeNull()
+  })
+})
+
+describe('series', () => {
+  it('keeps the newest samples', () => {
+    let s: number[] = []
+    for (const v of [1, 2, 3, 4, Number.NaN]) s = appendCapped(s, v, 3)
+    expect(s).toEqual([3, 4, 0])
+  })
+
+  it('draws a path and finds visible rows', () => {
+    expect(sparkPath([0, 10], 100, 50)).toBe('M0.0,50.0 L100.0,0.0')
+    expect(sparkPath([], 10, 10)).toBe('')
+    expect(visibleRange(0, 300, 30, 100_000, 0)).toEqual({ first: 0, last: 10 })
+    expect(visibleRange(30_000, 300, 30, 100_000, 2)).toEqual({ first: 998, last: 1012 })
+    expect(visibleRange(0, 300, 30, 5)).toEqual({ first: 0, last: 5 })
+  })
+})

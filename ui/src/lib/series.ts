@@ -1,0 +1,28 @@
+// Series of samples for the live charts, and list virtualization.
+
+/** `values` plus `v` (non-finite counts as 0), keeping the newest `capacity`. */
+export function appendCapped(values: readonly number[], v: number, capacity: number): number[] {
+  const next = [...values, Number.isFinite(v) ? v : 0]
+  return next.length > capacity ? next.slice(next.length - capacity) : next
+}
+
+/** SVG path for `values` scaled into a `width`×`height` box (0 at the bottom). */
+export function sparkPath(values: readonly number[], width: number, height: number, max?: number): string {
+  if (values.length === 0) return ''
+  const top = max ?? Math.max(...values, 1)
+  const step = values.length > 1 ? width / (values.length - 1) : 0
+  return values
+    .map((v, i) => {
+      const x = (i * step).toFixed(1)
+      const y = (height - (Math.max(0, v) / (top || 1)) * height).toFixed(1)
+      return `${i === 0 ? 'M' : 'L'}${x},${y}`
+    })
+    .join(' ')
+}
+
+/** Rows visible in a scrolled list of fixed-height rows, with overscan. */
+export function visibleRange(scrollTop: number, viewport: number, rowHeight: number, total: number, overscan = 8) {
+  const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan)
+  const last = Math.min(total, Math.ceil((scrollTop + viewport) / rowHeight) + overscan)
+  return { first, last }
+}
