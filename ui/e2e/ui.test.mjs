@@ -156,3 +156,36 @@ test('a missing UI build or API path is a clear answer', async () => {
   assert.equal(r.headers.get('content-type'), 'application/problem+json')
   assert.ok(existsSync(path.join(repo, 'ui/dist/index.html')), 'the UI was built before this test')
 })
+
+test('a simulated consumer group of 3 shares the work and the lag falls to 0', async () => {
+  const post = (p, body) =>
+    fetch(`${base}${p}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+  assert.equal((await post('/api/v1/topics', { name: 'work', partitions: 3 })).status, 201)
+  assert.equal((await post('/api/v1/topics/work/messages', { value: 'job {{seq}}', count: 300 })).status, 201)
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
+  await page.goto(`${base}/#/simulate`)
+  const form = page.getByRole('form', { name: 'Start a consumer group' })
+  await form.getByLabel('Topic').selectOption('work')
+  await form.getByLabel('Members').fill('3')
+  await form.getByLabel('Processing time (ms)').fill('5')
+  await form.getByRole('button', { name: 'Start consumer group' }).click()
+  const group = page.getByRole('region', { name: 'Consumer group workers' })
+  const processed = async () =>
+    (await group.locator('tbody tr td:nth-child(2)').allTextContents()).map((n) => Number(n.replaceAll(',', '')))
+  const deadline = Date.now() + 60_000
+  let counts = await processed()
+  while (counts.reduce((a, b) => a + b, 0) < 300 && Date.now() < deadline) {
+    await page.waitForTimeout(250)
+    counts = await processed()
+  }
+  assert.equal(counts.length, 3)
+  assert.equal(counts.reduce((a, b) => a + b, 0), 300, `all processed: ${counts}`)
+  assert.ok(counts.every((n) => n > 0), `every member did some work: ${counts}`)
+  await group.getByText(/lag 0 · in flight 0/).waitFor({ timeout: 10_000 })
+  await shot(page, 'simulate')
+  // Bad settings are explained.
+  await form.getByLabel('Group').fill('')
+  await form.getByRole('button', { name: 'Start consumer group' }).click()
+  await page.getByRole('alert').filter({ hasText: 'group names are 1–100 characters' }).waitFor()
+  await page.close()
+})

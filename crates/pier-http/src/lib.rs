@@ -8,6 +8,7 @@ mod events;
 mod groups;
 mod problem;
 mod queues;
+mod simulate;
 mod topics;
 mod ui;
 
@@ -55,6 +56,10 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         queues::leases,
         queues::leave,
         queues::replay,
+        simulate::list,
+        simulate::producer,
+        simulate::consumers,
+        simulate::stop,
         events::events,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent))
@@ -113,6 +118,13 @@ pub fn router(workbench: Workbench) -> Router {
             axum::routing::delete(queues::leave),
         )
         .route("/api/v1/queues/{group}/replay", post(queues::replay))
+        .route("/api/v1/simulations", get(simulate::list))
+        .route("/api/v1/simulations/producers", post(simulate::producer))
+        .route("/api/v1/simulations/consumers", post(simulate::consumers))
+        .route(
+            "/api/v1/simulations/{id}",
+            axum::routing::delete(simulate::stop),
+        )
         .route("/api/v1/events", get(events::events))
         .route("/", get(ui::index))
         .fallback(ui::asset_or_404)

@@ -52,6 +52,10 @@ fn typescript() -> String {
         Left::decl(&cfg),
         ReplayRequest::decl(&cfg),
         Replayed::decl(&cfg),
+        NewSimProducer::decl(&cfg),
+        NewSimConsumers::decl(&cfg),
+        SimMember::decl(&cfg),
+        Simulation::decl(&cfg),
         pier_http::Problem::decl(&cfg),
     ];
     let mut out = String::from(

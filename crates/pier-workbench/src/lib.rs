@@ -11,6 +11,7 @@ mod info;
 mod messages;
 mod metrics;
 mod queues;
+mod simulate;
 mod stats;
 mod template;
 mod topics;
@@ -30,6 +31,7 @@ pub use queues::{
     QueueGroupSummary, QueueMessage, QueueSettings, RECEIVE_WAIT_MAX_MS, ReceiveRequest,
     ReplayRequest, Replayed,
 };
+pub use simulate::{NewSimConsumers, NewSimProducer, SIMULATIONS_MAX, SimMember, Simulation};
 pub use stats::{GroupRate, QueueRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate};
 pub use template::Template;
 pub use topics::{ClientSummary, NewTopic, PartitionSummary, TopicSummary};
@@ -112,6 +114,7 @@ pub struct Workbench {
     broker: Arc<Broker>,
     endpoints: Arc<Mutex<info::Endpoints>>,
     stats: Arc<Mutex<stats::StatsState>>,
+    sims: Arc<Mutex<simulate::Simulations>>,
 }
 
 impl Workbench {
@@ -121,6 +124,7 @@ impl Workbench {
             broker,
             endpoints: Arc::default(),
             stats: Arc::default(),
+            sims: Arc::default(),
         }
     }
 

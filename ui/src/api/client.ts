@@ -7,10 +7,13 @@ import type {
   BrowsePage,
   BrowseQuery,
   GroupSummary,
+  NewSimConsumers,
+  NewSimProducer,
   NewTopic,
   ProduceRequest,
   Produced,
   QueueGroupSummary,
+  Simulation,
   StatsSample,
   TopicSummary,
 } from './types'
@@ -41,6 +44,10 @@ export function createClient(t: Transport) {
     queues: () => t.request<QueueGroupSummary[]>('GET', '/api/v1/queues'),
     ack: (group: string, body: AckRequest) =>
       t.request<AckResponse>('POST', `/api/v1/queues/${enc(group)}/ack`, body),
+    simulations: () => t.request<Simulation[]>('GET', '/api/v1/simulations'),
+    startProducer: (body: NewSimProducer) => t.request<Simulation>('POST', '/api/v1/simulations/producers', body),
+    startConsumers: (body: NewSimConsumers) => t.request<Simulation>('POST', '/api/v1/simulations/consumers', body),
+    stopSimulation: (id: number) => t.request<void>('DELETE', `/api/v1/simulations/${id}`),
     stats: (last = 120) => t.request<StatsSample[]>('GET', `/api/v1/stats${query({ last })}`),
   }
 }

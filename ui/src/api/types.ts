@@ -342,6 +342,51 @@ export type Replayed = { replayed: number,
  */
 next_offset: number, };
 
+export type NewSimProducer = { topic: string, 
+/**
+ * Messages per second (1–100000).
+ */
+rate: number, 
+/**
+ * Value size in bytes (default 100, at most 1 MiB).
+ */
+value_bytes?: number, 
+/**
+ * Distinct keys to cycle through (default 0: no keys).
+ */
+keys?: number, };
+
+export type NewSimConsumers = { topic: string, 
+/**
+ * Name of the group (the queue group is `sim-<group>`).
+ */
+group: string, 
+/**
+ * Members (1–16).
+ */
+members: number, 
+/**
+ * Time each message takes (0–10000 ms).
+ */
+processing_ms?: number, 
+/**
+ * Share of messages that fail and are released for retry (0–1).
+ */
+failure_rate?: number, 
+/**
+ * Each member crashes (stops without acknowledging what it holds)
+ * after this many messages.
+ */
+crash_after?: number, 
+/**
+ * Lease per message (default 5000 ms, so crashes show quickly).
+ */
+lease_ms?: number, };
+
+export type SimMember = { name: string, processed: number, failed: number, crashed: boolean, };
+
+export type Simulation = { "kind": "producer", id: number, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, error: string | null, };
+
 export type Problem = { 
 /**
  * Stable identifier, e.g. `https://pier.dev/problems/not-found`.
