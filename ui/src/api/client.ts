@@ -17,6 +17,7 @@ import type {
   StatsSample,
   TopicSummary,
 } from './types'
+import { TauriTransport, inTauri } from './tauri'
 import { HttpTransport, type Transport } from './transport'
 
 const enc = encodeURIComponent
@@ -54,4 +55,5 @@ export function createClient(t: Transport) {
 
 export type Client = ReturnType<typeof createClient>
 
-export const api: Client = createClient(new HttpTransport())
+/** Over HTTP in a browser, in process in the desktop app. */
+export const api: Client = createClient(inTauri() ? new TauriTransport() : new HttpTransport())

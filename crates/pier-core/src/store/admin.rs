@@ -45,6 +45,13 @@ pub enum AdminCommand {
     DeleteGroupOffsets {
         group: String,
     },
+    /// Deletes the batches of a partition before `offset`, whole chunks
+    /// only (Pier's own compacted logs).
+    DeleteRecordsBefore {
+        topic: String,
+        partition: u32,
+        offset: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +167,15 @@ impl Applier {
                 Ok(self
                     .commit_offsets(&group, &offsets)
                     .map(|()| (Publish::Trim(Vec::new()), AdminOutcome::Done)))
+            }
+            AdminCommand::DeleteRecordsBefore {
+                topic,
+                partition,
+                offset,
+            } => {
+                let topic = existing(&topic)?;
+                drop(catalog);
+                Ok(self.delete_records_before(&topic, partition, offset))
             }
             AdminCommand::DeleteGroupOffsets { group } => {
                 drop(catalog);
@@ -339,6 +355,60 @@ impl Applier {
                 }
             }
         }
+        self.apply_trims(trims)
+    }
+
+    /// Deletes whole chunks of batches before `offset` (never a batch at or
+    /// after it), for logs Pier compacts itself.
+    fn delete_records_before(
+        &self,
+        topic: &Arc<TopicState>,
+        partition: u32,
+        offset: u64,
+    ) -> Result<(Publish, AdminOutcome), String> {
+        let mut trims = Vec::new();
+        if let Some(state) = topic.partitions.get(partition as usize) {
+            let index = state.snapshot();
+            let mut count = index
+                .batches
+                .iter()
+                .take_while(|b| b.last_offset < offset)
+                .count();
+            while count > 0
+                && index
+                    .batches
+                    .get(count)
+                    .is_some_and(|next| next.chunk_base == index.batches[count - 1].chunk_base)
+            {
+                count -= 1;
+            }
+            if count > 0 {
+                let new_start = index.batches[count - 1].last_offset + 1;
+                let mut doomed: Vec<u64> = index
+                    .batches
+                    .iter()
+                    .take(count)
+                    .map(|b| b.chunk_base)
+                    .collect();
+                doomed.dedup();
+                trims.push((
+                    topic.meta.id,
+                    partition,
+                    state.clone(),
+                    doomed,
+                    new_start,
+                    count,
+                ));
+            }
+        }
+        self.apply_trims(trims)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn apply_trims(
+        &self,
+        trims: Vec<(u32, u32, Arc<PartitionState>, Vec<u64>, u64, usize)>,
+    ) -> Result<(Publish, AdminOutcome), String> {
         if trims.is_empty() {
             return Ok((
                 Publish::Trim(Vec::new()),

@@ -138,10 +138,16 @@ pub(crate) fn applied_seq(db: &Database) -> Result<u64, OpenError> {
         .map_or(0, |v| v.value()))
 }
 
+/// redb's page cache. Its default (1 GiB) let a busy broker's memory grow
+/// with the data it wrote; reads of recent data come from the tail cache
+/// anyway, and older data from the OS page cache.
+pub const REDB_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 fn open_backend(backend: impl StorageBackend) -> Result<(Database, bool), OpenError> {
     let repaired = Arc::new(AtomicBool::new(false));
     let flag = repaired.clone();
     let mut builder = Builder::new();
+    builder.set_cache_size(REDB_CACHE_BYTES);
     builder.set_repair_callback(move |_| flag.store(true, Ordering::SeqCst));
     let db = builder.create_with_backend(backend)?;
     Ok((db, repaired.load(Ordering::SeqCst)))
