@@ -28,6 +28,7 @@ enum Op {
     Tick,
     Leave(u8),
     Restart,
+    Compact,
     WriteDeadLetters,
 }
 
@@ -40,6 +41,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Tick),
         1 => (0..3u8).prop_map(Op::Leave),
         1 => Just(Op::Restart),
+        1 => Just(Op::Compact),
         1 => Just(Op::WriteDeadLetters),
     ]
 }
@@ -279,10 +281,21 @@ fn run(ops: Vec<Op>, jitter: Vec<f64>) {
                 m.log(events);
                 held.remove(member);
             }
+            Op::Compact => {
+                // What Queues::compact does: a snapshot, the log before it gone.
+                m.log = vec![Event::Snapshot {
+                    groups: vec![m.g.snapshot()],
+                }];
+            }
             Op::Restart => {
                 let mut replayed = QueueGroup::new("q", config());
                 for e in &m.log {
-                    replayed.apply(e);
+                    match e {
+                        Event::Snapshot { groups } => {
+                            replayed = QueueGroup::from_snapshot(groups[0].clone());
+                        }
+                        other => replayed.apply(other),
+                    }
                 }
                 // A partition nobody received from yet may exist live but not in the replay.
                 for p in 0..PARTITIONS {

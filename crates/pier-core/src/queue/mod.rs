@@ -21,7 +21,9 @@ pub use config::{
 };
 pub use service::{
     DLQ_HEADERS, Delivery, QUEUE_STATE_TOPIC, QueueError, QueueMemberSummary, QueueSummary, Queues,
-    read_records,
+    SNAPSHOT_EVERY_APPENDS, read_records,
 };
 pub use state::{QueueGroup, backoff_ms};
-pub use types::{AckAction, AckError, Event, Grant, Lease, PendingDeadLetter, QueueCounters, Slot};
+pub use types::{
+    AckAction, AckError, Event, Grant, GroupSnapshot, Lease, PendingDeadLetter, QueueCounters, Slot,
+};

@@ -27,6 +27,10 @@ use crate::topic::TopicConfig;
 /// Internal topic holding every queue event (one partition).
 pub const QUEUE_STATE_TOPIC: &str = "__pier_queues";
 
+/// After this many appends to the state log, a snapshot is written and the
+/// log before it deleted, so the log (and its in-memory index) stays small.
+pub const SNAPSHOT_EVERY_APPENDS: u64 = 10_000;
+
 /// Headers added to a dead-lettered copy.
 pub const DLQ_HEADERS: [&str; 6] = [
     "pier-dlq-topic",
@@ -113,6 +117,7 @@ pub(crate) struct Inner {
     pub(crate) dead_letters: tokio::sync::Mutex<()>,
     pub(crate) rng: Mutex<rand::rngs::StdRng>,
     pub(crate) wake: Notify,
+    pub(crate) appends_since_snapshot: std::sync::atomic::AtomicU64,
 }
 
 /// The queue groups of one store. Cheap to clone.
@@ -173,10 +178,14 @@ impl Queues {
     /// needed and replays it.
     pub async fn open(store: Store, clock: SharedClock) -> Result<Self, QueueError> {
         if !store.has_topic(QUEUE_STATE_TOPIC) {
-            match store
-                .create_topic(QUEUE_STATE_TOPIC, 1, TopicConfig::default())
-                .await
-            {
+            // Kept forever (compaction trims it) and big enough for snapshots.
+            let config = TopicConfig {
+                retention_ms: -1,
+                retention_bytes: -1,
+                max_message_bytes: crate::topic::MAX_MESSAGE_BYTES_LIMIT,
+                ..TopicConfig::default()
+            };
+            match store.create_topic(QUEUE_STATE_TOPIC, 1, config).await {
                 Ok(_) | Err(AdminError::Topic(crate::topic::TopicError::AlreadyExists(_))) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -205,6 +214,7 @@ impl Queues {
                 dead_letters: tokio::sync::Mutex::new(()),
                 rng: Mutex::new(rand::rngs::StdRng::from_os_rng()),
                 wake: Notify::new(),
+                appends_since_snapshot: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -247,6 +257,9 @@ impl Queues {
         drop(order);
         rx.await
             .map_err(|_| QueueError::Unavailable("the store closed".to_owned()))??;
+        self.inner
+            .appends_since_snapshot
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if events.iter().any(|e| matches!(e, Event::Rejected { .. })) {
             self.inner.wake.notify_one();
         }
@@ -496,7 +509,47 @@ impl Queues {
 
     /// Expires leases and silent members, then writes pending dead letters.
     /// The server calls it every ~100 ms.
+    /// Writes a snapshot of every group and deletes the log before it.
+    pub async fn compact(&self) -> Result<(), QueueError> {
+        let order = self.inner.order.lock().await;
+        let snapshot = {
+            let groups = self.inner.groups.lock().expect("queue lock");
+            Event::Snapshot {
+                groups: groups.values().map(QueueGroup::snapshot).collect(),
+            }
+        };
+        let rx = self
+            .inner
+            .store
+            .submit_append_async(QUEUE_STATE_TOPIC, 0, encode(&[snapshot], self.now()))
+            .await?;
+        self.inner
+            .appends_since_snapshot
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        drop(order);
+        let appended = rx
+            .await
+            .map_err(|_| QueueError::Unavailable("the store closed".to_owned()))??;
+        self.inner
+            .store
+            .admin(crate::store::AdminCommand::DeleteRecordsBefore {
+                topic: QUEUE_STATE_TOPIC.to_owned(),
+                partition: 0,
+                offset: appended.base_offset,
+            })
+            .await?;
+        Ok(())
+    }
+
     pub async fn tick(&self) -> Result<(), QueueError> {
+        if self
+            .inner
+            .appends_since_snapshot
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= SNAPSHOT_EVERY_APPENDS
+        {
+            self.compact().await?;
+        }
         let now = self.now();
         self.change(move |groups, jitter| {
             let mut events = Vec::new();
@@ -533,6 +586,12 @@ fn replay(groups: &mut BTreeMap<String, QueueGroup>, event: &Event) {
         }
         Event::Deleted { group } => {
             groups.remove(group);
+        }
+        Event::Snapshot { groups: all } => {
+            groups.clear();
+            for g in all {
+                groups.insert(g.name.clone(), QueueGroup::from_snapshot(g.clone()));
+            }
         }
         other => {
             if let Some(g) = groups.get_mut(other.group()) {

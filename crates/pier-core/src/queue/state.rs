@@ -57,6 +57,27 @@ impl QueueGroup {
         }
     }
 
+    /// A group rebuilt from a snapshot (members are not part of it).
+    pub fn from_snapshot(s: GroupSnapshot) -> Self {
+        Self {
+            name: s.name,
+            config: s.config,
+            partitions: s.partitions,
+            members: BTreeMap::new(),
+            counters: s.counters,
+            rotate: 0,
+        }
+    }
+
+    pub fn snapshot(&self) -> GroupSnapshot {
+        GroupSnapshot {
+            name: self.name.clone(),
+            config: self.config.clone(),
+            partitions: self.partitions.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+
     fn partition_mut(&mut self, p: u32) -> &mut PartitionState {
         let i = p as usize;
         if self.partitions.len() <= i {
@@ -161,6 +182,8 @@ impl QueueGroup {
                     );
                 }
             }
+            // Whole-state snapshots are handled by the group set's replay.
+            Event::Snapshot { .. } => {}
             Event::DeadLettered {
                 partition, offsets, ..
             } => {

@@ -106,6 +106,20 @@ pub enum Event {
         partition: u32,
         offsets: Vec<u64>,
     },
+    /// Every group's whole state; replay starts over from here, and the log
+    /// before it can be deleted.
+    Snapshot {
+        groups: Vec<GroupSnapshot>,
+    },
+}
+
+/// One group in a [`Event::Snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSnapshot {
+    pub name: String,
+    pub config: QueueConfig,
+    pub partitions: Vec<PartitionState>,
+    pub counters: QueueCounters,
 }
 
 impl Event {
@@ -119,6 +133,7 @@ impl Event {
             | Event::Extended { group, .. }
             | Event::Rejected { group, .. }
             | Event::DeadLettered { group, .. } => group,
+            Event::Snapshot { .. } => "",
         }
     }
 }
