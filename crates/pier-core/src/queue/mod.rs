@@ -8,6 +8,7 @@
 //!   commit) before answering, replays it on open, reads payloads, expires
 //!   leases and writes dead letters.
 
+mod compact;
 pub mod config;
 mod dead_letter;
 mod service;
