@@ -211,8 +211,8 @@ async fn a_silent_consumers_records_go_to_the_others_and_poison_is_dead_lettered
         }
         ack(&server, "billing", "survivor", &got, "release").await;
         let q = json(&request(&server, "GET", "/api/v1/queues/billing", None).await);
-        if q["dead_letter_depth"] == 1 {
-            assert_eq!(q["dead_lettered"], 1);
+        // The copy is written first, then the record is marked finished.
+        if q["dead_letter_depth"] == 1 && q["dead_lettered"] == 1 {
             break;
         }
     }
