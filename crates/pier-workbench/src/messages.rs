@@ -486,7 +486,8 @@ impl Workbench {
         Ok(page)
     }
 
-    /// Decoded messages with offsets in `from..to`, at most `max`.
+    /// Decoded messages with offsets in `from..to`, at most `max` (offsets
+    /// are dense, so at most `max` offsets are read).
     fn read_range(
         &self,
         topic: &str,
@@ -495,30 +496,12 @@ impl Workbench {
         to: u64,
         max: usize,
     ) -> Result<Vec<Message>, WorkbenchError> {
-        let bad =
-            |e: String| WorkbenchError::unavailable(format!("reading {topic}/{partition}: {e}"));
-        let mut out = Vec::new();
-        let mut next = from;
-        while next < to && out.len() < max {
-            let read = self
-                .store
-                .read(topic, partition, next, 1 << 20)
-                .map_err(|e| bad(e.to_string()))?;
-            let before = out.len();
-            for b in batch::split_batches(read.records).map_err(|e| bad(e.to_string()))? {
-                for r in batch::decode_records(&b).map_err(|e| bad(e.to_string()))? {
-                    let o = r.offset as u64;
-                    if o < next || o >= to || out.len() >= max {
-                        continue;
-                    }
-                    out.push(message_of(partition, &r));
-                    next = o + 1;
-                }
-            }
-            if out.len() == before {
-                break;
-            }
-        }
-        Ok(out)
+        let to = to.min(from.saturating_add(max as u64));
+        Ok(
+            pier_core::queue::read_records(&self.store, topic, partition, from, to)?
+                .iter()
+                .map(|r| message_of(partition, r))
+                .collect(),
+        )
     }
 }

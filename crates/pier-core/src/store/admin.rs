@@ -334,25 +334,7 @@ impl Applier {
             for (p, partition) in topic.partitions.iter().enumerate() {
                 let index = partition.snapshot();
                 let count = expired_batches(&index, &topic.meta.config, now_ms);
-                if count > 0 {
-                    let new_start = index.batches[count - 1].last_offset + 1;
-                    // Rows to delete: the chunks the expired batches live in.
-                    let mut doomed: Vec<u64> = index
-                        .batches
-                        .iter()
-                        .take(count)
-                        .map(|b| b.chunk_base)
-                        .collect();
-                    doomed.dedup();
-                    trims.push((
-                        topic.meta.id,
-                        p as u32,
-                        partition.clone(),
-                        doomed,
-                        new_start,
-                        count,
-                    ));
-                }
+                trims.extend(trim_of(topic.meta.id, p as u32, partition, &index, count));
             }
         }
         self.apply_trims(trims)
@@ -369,46 +351,18 @@ impl Applier {
         let mut trims = Vec::new();
         if let Some(state) = topic.partitions.get(partition as usize) {
             let index = state.snapshot();
-            let mut count = index
+            let before = index
                 .batches
                 .iter()
                 .take_while(|b| b.last_offset < offset)
                 .count();
-            while count > 0
-                && index
-                    .batches
-                    .get(count)
-                    .is_some_and(|next| next.chunk_base == index.batches[count - 1].chunk_base)
-            {
-                count -= 1;
-            }
-            if count > 0 {
-                let new_start = index.batches[count - 1].last_offset + 1;
-                let mut doomed: Vec<u64> = index
-                    .batches
-                    .iter()
-                    .take(count)
-                    .map(|b| b.chunk_base)
-                    .collect();
-                doomed.dedup();
-                trims.push((
-                    topic.meta.id,
-                    partition,
-                    state.clone(),
-                    doomed,
-                    new_start,
-                    count,
-                ));
-            }
+            let count = whole_chunks(&index, before);
+            trims.extend(trim_of(topic.meta.id, partition, state, &index, count));
         }
         self.apply_trims(trims)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn apply_trims(
-        &self,
-        trims: Vec<(u32, u32, Arc<PartitionState>, Vec<u64>, u64, usize)>,
-    ) -> Result<(Publish, AdminOutcome), String> {
+    fn apply_trims(&self, trims: Vec<Trim>) -> Result<(Publish, AdminOutcome), String> {
         if trims.is_empty() {
             return Ok((
                 Publish::Trim(Vec::new()),
@@ -506,6 +460,12 @@ pub(crate) fn expired_batches(index: &PartitionIndex, config: &TopicConfig, now_
         size -= u64::from(b.size_bytes);
         count += 1;
     }
+    whole_chunks(index, count)
+}
+
+/// `count` leading batches, lowered so that no storage chunk is split: a
+/// row holds several batches and is deleted whole.
+fn whole_chunks(index: &PartitionIndex, mut count: usize) -> usize {
     while count > 0
         && index
             .batches
@@ -515,4 +475,31 @@ pub(crate) fn expired_batches(index: &PartitionIndex, config: &TopicConfig, now_
         count -= 1;
     }
     count
+}
+
+/// Batches to delete from one partition: (topic id, partition, state, chunk
+/// rows to delete, new log start, batch count).
+type Trim = (u32, u32, Arc<PartitionState>, Vec<u64>, u64, usize);
+
+/// The trim deleting the first `count` batches of a partition, if any.
+fn trim_of(
+    topic_id: u32,
+    partition: u32,
+    state: &Arc<PartitionState>,
+    index: &PartitionIndex,
+    count: usize,
+) -> Option<Trim> {
+    if count == 0 {
+        return None;
+    }
+    let new_start = index.batches[count - 1].last_offset + 1;
+    // Rows to delete: the chunks the batches live in.
+    let mut doomed: Vec<u64> = index
+        .batches
+        .iter()
+        .take(count)
+        .map(|b| b.chunk_base)
+        .collect();
+    doomed.dedup();
+    Some((topic_id, partition, state.clone(), doomed, new_start, count))
 }
