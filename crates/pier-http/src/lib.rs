@@ -40,6 +40,7 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         topics::list_topics,
         topics::create_topic,
         topics::get_topic,
+        topics::update_topic,
         topics::delete_topic,
         topics::browse,
         topics::produce,
@@ -90,7 +91,9 @@ pub fn router(workbench: Workbench) -> Router {
         )
         .route(
             "/api/v1/topics/{name}",
-            get(topics::get_topic).delete(topics::delete_topic),
+            get(topics::get_topic)
+                .patch(topics::update_topic)
+                .delete(topics::delete_topic),
         )
         .route(
             "/api/v1/topics/{name}/messages",

@@ -6,7 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pier_workbench::{
-    BrowsePage, BrowseQuery, NewTopic, ProduceRequest, Produced, TopicSummary, Workbench,
+    BrowsePage, BrowseQuery, NewTopic, ProduceRequest, Produced, TopicSummary, TopicUpdate,
+    Workbench,
 };
 
 use crate::Problem;
@@ -51,6 +52,34 @@ pub(crate) async fn create_topic(
     ))]
 pub(crate) async fn get_topic(State(wb): State<Workbench>, Path(name): Path<String>) -> Response {
     match wb.topic(&name) {
+        Ok(t) => Json(t).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+/// Changes a topic's settings (`null` restores a default) or adds
+/// partitions. Nothing changes if any part is invalid.
+#[utoipa::path(patch, path = "/api/v1/topics/{name}", tag = "topics",
+    params(("name" = String, Path, description = "Topic name")),
+    request_body = TopicUpdate,
+    responses(
+        (status = 200, description = "The changed topic", body = TopicSummary),
+        (status = 400, description = "Unknown or invalid setting, or fewer partitions", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such topic", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The store refuses writes", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn update_topic(
+    State(wb): State<Workbench>,
+    Path(name): Path<String>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> Response {
+    let update: TopicUpdate = match crate::problem::body(body) {
+        Ok(v) => v,
+        Err(problem) => return problem.into_response(),
+    };
+    match wb.update_topic(&name, update).await {
         Ok(t) => Json(t).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }

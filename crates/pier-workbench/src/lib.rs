@@ -5,6 +5,7 @@
 //! (for `/openapi.json`) and `ts_rs::TS` (for `ui/src/api/types.ts`, kept
 //! fresh by `tests/bindings.rs`).
 
+mod browse;
 mod events;
 mod groups;
 mod info;
@@ -16,14 +17,17 @@ mod stats;
 mod template;
 mod topics;
 
+pub use browse::{
+    BROWSE_LIMIT_MAX, BROWSE_SCAN_MAX, BROWSE_WAIT_MAX_MS, BrowsePage, BrowseQuery, DeliveryState,
+    Order,
+};
 pub use events::{EventCursor, LiveEvent};
 pub use groups::{
     CommitOffsets, GroupMember, GroupSummary, MemberAssignment, OffsetToCommit, PartitionLag,
 };
 pub use info::BrokerInfo;
 pub use messages::{
-    BROWSE_LIMIT_MAX, BROWSE_SCAN_MAX, BROWSE_WAIT_MAX_MS, BrowsePage, BrowseQuery, Message,
-    OffsetRange, Order, PRODUCE_COUNT_MAX, PRODUCE_DURATION_MAX_SECS, PRODUCE_RATE_MAX,
+    Message, OffsetRange, PRODUCE_COUNT_MAX, PRODUCE_DURATION_MAX_SECS, PRODUCE_RATE_MAX,
     ProduceRequest, Produced,
 };
 pub use queues::{
@@ -32,9 +36,11 @@ pub use queues::{
     ReplayRequest, Replayed,
 };
 pub use simulate::{NewSimConsumers, NewSimProducer, SIMULATIONS_MAX, SimMember, Simulation};
-pub use stats::{GroupRate, QueueRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate};
+pub use stats::{
+    GroupRate, PartitionLagPoint, QueueRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate,
+};
 pub use template::Template;
-pub use topics::{ClientSummary, NewTopic, PartitionSummary, TopicSummary};
+pub use topics::{ClientSummary, NewTopic, PartitionSummary, TopicSummary, TopicUpdate};
 
 use std::sync::{Arc, Mutex};
 

@@ -8,7 +8,7 @@ use kafka_protocol::records::Compression;
 use pier_core::batch::{self, NewRecord};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::template::Template;
 use crate::{Workbench, WorkbenchError};
@@ -23,12 +23,6 @@ pub const PRODUCE_RATE_MAX: u32 = 1_000_000;
 pub const PRODUCE_DURATION_MAX_SECS: u32 = 600;
 /// Records per batch when producing as fast as possible.
 const RECORDS_PER_BATCH: u32 = 500;
-/// Most messages one browse request returns.
-pub const BROWSE_LIMIT_MAX: u32 = 1_000;
-/// Most records one browse request looks at when filtering.
-pub const BROWSE_SCAN_MAX: u32 = 20_000;
-/// Longest a browse request waits for new messages.
-pub const BROWSE_WAIT_MAX_MS: u32 = 10_000;
 
 /// Messages to produce. The key, the value and header values are templates:
 /// `{{seq}}` becomes 0, 1, 2…, `{{uuid}}` a random UUID, `{{now}}` Unix
@@ -94,72 +88,10 @@ pub struct Message {
     pub value_hex: Option<String>,
     pub value_size: u32,
     pub headers: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Order {
-    /// Ascending offsets from `offset` (default: the log start).
-    #[default]
-    Oldest,
-    /// Descending offsets below `offset` (default: the high watermark).
-    Newest,
-}
-
-/// Which messages to browse.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, IntoParams, TS)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct BrowseQuery {
-    /// Partition to read (default 0).
-    #[serde(default)]
+    /// Where this message stands in the group asked for with `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub partition: Option<u32>,
-    /// Oldest first: the first offset to return. Newest first: return
-    /// offsets below this one.
-    #[serde(default)]
-    #[ts(optional)]
-    pub offset: Option<u64>,
-    /// At most this many messages (1–1000, default 100).
-    #[serde(default)]
-    #[param(minimum = 1, maximum = 1000)]
-    #[ts(optional)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    #[param(inline)]
-    #[ts(optional)]
-    pub order: Option<Order>,
-    /// Only messages whose key contains this text.
-    #[serde(default)]
-    #[ts(optional)]
-    pub key: Option<String>,
-    /// Only messages whose value contains this text.
-    #[serde(default)]
-    #[ts(optional)]
-    pub value: Option<String>,
-    /// Only messages with a header whose `name=value` contains this text.
-    #[serde(default)]
-    #[ts(optional)]
-    pub header: Option<String>,
-    /// Oldest first, at the end of the log: wait up to this long for new
-    /// messages (0–10000 ms).
-    #[serde(default)]
-    #[param(maximum = 10000)]
-    #[ts(optional)]
-    pub wait_ms: Option<u32>,
-}
-
-/// A page of messages and where to continue.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
-pub struct BrowsePage {
-    pub messages: Vec<Message>,
-    /// Pass as `offset` to get the next page; `null` when there is nothing
-    /// further in this direction (yet).
-    pub next_offset: Option<u64>,
-    pub log_start_offset: u64,
-    pub high_watermark: u64,
-    /// Records looked at (more than returned when filtering).
-    pub scanned: u32,
+    pub delivery: Option<crate::DeliveryState>,
 }
 
 fn text(b: Option<&Bytes>) -> Option<String> {
@@ -189,6 +121,7 @@ pub(crate) fn message_of(partition: u32, r: &kafka_protocol::records::Record) ->
             .iter()
             .map(|(k, v)| (k.to_string(), text(v.as_ref()).unwrap_or_default()))
             .collect(),
+        delivery: None,
     }
 }
 
@@ -354,154 +287,5 @@ impl Workbench {
                 .collect(),
             duration_ms: started.elapsed().as_millis() as u64,
         })
-    }
-
-    /// A page of one partition's messages, optionally filtered; oldest
-    /// first may wait for new ones.
-    pub async fn browse(&self, topic: &str, q: &BrowseQuery) -> Result<BrowsePage, WorkbenchError> {
-        let limit = q.limit.unwrap_or(100);
-        if !(1..=BROWSE_LIMIT_MAX).contains(&limit) {
-            return Err(WorkbenchError::invalid(format!(
-                "limit must be 1..={BROWSE_LIMIT_MAX}, got {limit}"
-            )));
-        }
-        let wait = q.wait_ms.unwrap_or(0);
-        if wait > BROWSE_WAIT_MAX_MS {
-            return Err(WorkbenchError::invalid(format!(
-                "wait_ms must be 0..={BROWSE_WAIT_MAX_MS}, got {wait}"
-            )));
-        }
-        if q.offset.is_some_and(|o| o > OFFSET_MAX) {
-            return Err(WorkbenchError::invalid(format!(
-                "offset must be at most {OFFSET_MAX} (Kafka offsets are signed 64-bit)"
-            )));
-        }
-        let partition = q.partition.unwrap_or(0);
-        let summary = self.topic(topic)?;
-        if partition as usize >= summary.partitions.len() {
-            return Err(WorkbenchError::not_found(format!(
-                "topic {topic:?} has {} partitions, no partition {partition}",
-                summary.partitions.len()
-            )));
-        }
-        let page = self.browse_once(topic, partition, q, limit)?;
-        let order = q.order.unwrap_or_default();
-        if wait == 0 || order == Order::Newest || !page.messages.is_empty() {
-            return Ok(page);
-        }
-        let from = q
-            .offset
-            .unwrap_or(page.log_start_offset)
-            .max(page.high_watermark);
-        let _ = tokio::time::timeout(
-            Duration::from_millis(wait.into()),
-            self.store.wait_for_offset(topic, partition, from),
-        )
-        .await;
-        let q = BrowseQuery {
-            offset: Some(from),
-            ..q.clone()
-        };
-        self.browse_once(topic, partition, &q, limit)
-    }
-
-    fn browse_once(
-        &self,
-        topic: &str,
-        partition: u32,
-        q: &BrowseQuery,
-        limit: u32,
-    ) -> Result<BrowsePage, WorkbenchError> {
-        let (start, end) = self
-            .store
-            .offsets(topic, partition)
-            .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
-        let filtered = q.key.is_some() || q.value.is_some() || q.header.is_some();
-        let keep = |m: &Message| {
-            q.key
-                .as_deref()
-                .is_none_or(|k| m.key.as_deref().is_some_and(|x| x.contains(k)))
-                && q.value
-                    .as_deref()
-                    .is_none_or(|v| m.value.as_deref().is_some_and(|x| x.contains(v)))
-                && q.header.as_deref().is_none_or(|h| {
-                    m.headers
-                        .iter()
-                        .any(|(k, v)| format!("{k}={v}").contains(h))
-                })
-        };
-        let budget = if filtered { BROWSE_SCAN_MAX } else { limit };
-        let mut page = BrowsePage {
-            messages: Vec::new(),
-            next_offset: None,
-            log_start_offset: start,
-            high_watermark: end,
-            scanned: 0,
-        };
-        match q.order.unwrap_or_default() {
-            Order::Oldest => {
-                let mut next = q.offset.unwrap_or(start).max(start);
-                while next < end && page.messages.len() < limit as usize && page.scanned < budget {
-                    let want = (budget - page.scanned) as usize;
-                    let got = self.read_range(topic, partition, next, end, want)?;
-                    if got.is_empty() {
-                        break;
-                    }
-                    for m in got {
-                        if page.messages.len() >= limit as usize {
-                            break;
-                        }
-                        next = m.offset + 1;
-                        page.scanned += 1;
-                        if keep(&m) {
-                            page.messages.push(m);
-                        }
-                    }
-                }
-                page.next_offset = Some(next);
-            }
-            Order::Newest => {
-                let mut below = q.offset.unwrap_or(end).min(end);
-                let step = u64::from(limit.max(256));
-                while below > start && page.messages.len() < limit as usize && page.scanned < budget
-                {
-                    let from = below.saturating_sub(step).max(start);
-                    let got = self.read_range(topic, partition, from, below, usize::MAX)?;
-                    let mut lowest = from;
-                    for m in got.into_iter().rev() {
-                        if page.messages.len() >= limit as usize || page.scanned >= budget {
-                            break;
-                        }
-                        lowest = m.offset;
-                        page.scanned += 1;
-                        if keep(&m) {
-                            page.messages.push(m);
-                        }
-                    }
-                    below = lowest;
-                }
-                page.next_offset = (below > start).then_some(below);
-            }
-        }
-        Ok(page)
-    }
-
-    /// Decoded messages with offsets in `from..to`, at most `max` (offsets
-    /// are dense, so at most `max` offsets are read).
-    fn read_range(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        to: u64,
-        max: usize,
-    ) -> Result<Vec<Message>, WorkbenchError> {
-        let to = to.min(from.saturating_add(max as u64));
-        Ok(
-            pier_core::queue::read_records(&self.store, topic, partition, from, to)?
-                .iter()
-                .map(|r| message_of(partition, r))
-                .collect(),
-        )
     }
 }

@@ -34,6 +34,16 @@ pub struct GroupRate {
     pub consumed_per_sec: f64,
     pub lag: u64,
     pub members: u32,
+    /// Lag of each partition the group has committed offsets for.
+    pub partitions: Vec<PartitionLagPoint>,
+}
+
+/// One partition's lag at the time of a sample.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct PartitionLagPoint {
+    pub topic: String,
+    pub partition: u32,
+    pub lag: u64,
 }
 
 /// A queue group's state and rates.
@@ -175,6 +185,15 @@ impl Workbench {
                 consumed_per_sec: per_sec(committed.saturating_sub(before), secs),
                 lag: g.total_lag,
                 members: g.members.len() as u32,
+                partitions: g
+                    .lag
+                    .iter()
+                    .map(|l| PartitionLagPoint {
+                        topic: l.topic.clone(),
+                        partition: l.partition,
+                        lag: l.lag,
+                    })
+                    .collect(),
             });
             next.groups.insert(g.group_id.clone(), committed);
         }

@@ -52,6 +52,22 @@ pub struct NewTopic {
     pub config: Option<BTreeMap<String, String>>,
 }
 
+/// Changes to a topic: settings to set (a `null` value restores the
+/// default) and, optionally, more partitions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+#[serde(deny_unknown_fields)]
+pub struct TopicUpdate {
+    /// Kafka-named settings to change; `null` restores a setting's default.
+    #[serde(default)]
+    #[ts(optional)]
+    pub config: Option<BTreeMap<String, Option<String>>>,
+    /// New partition count; partitions can be added, never removed.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1024)]
+    #[ts(optional)]
+    pub partitions: Option<u32>,
+}
+
 fn one() -> Option<u32> {
     Some(1)
 }
@@ -120,6 +136,66 @@ impl Workbench {
             .create_topic(&new.name, new.partitions.unwrap_or(1), config)
             .await?;
         self.topic(&new.name)
+    }
+
+    /// Changes settings and/or adds partitions. Everything is validated
+    /// first, so a refused request changes nothing.
+    pub async fn update_topic(
+        &self,
+        name: &str,
+        update: TopicUpdate,
+    ) -> Result<TopicSummary, WorkbenchError> {
+        if pier_core::topic::is_internal(name) {
+            return Err(WorkbenchError::invalid(format!(
+                "topic {name:?} is internal to Pier"
+            )));
+        }
+        let current = self
+            .store
+            .describe_topic(name)
+            .ok_or_else(|| WorkbenchError::not_found(format!("unknown topic {name:?}")))?;
+        let have = current.partitions.len() as u32;
+        if let Some(total) = update.partitions
+            && !(have..=pier_core::topic::PARTITIONS_PER_TOPIC_MAX).contains(&total)
+        {
+            return Err(WorkbenchError::invalid(format!(
+                "partitions can only grow: topic {name:?} has {have}, the most is {}, got {total}",
+                pier_core::topic::PARTITIONS_PER_TOPIC_MAX
+            )));
+        }
+        let mut config = current.meta.config.clone();
+        let defaults = TopicConfig::default();
+        for (k, v) in update.config.iter().flatten() {
+            let value = match v {
+                Some(v) => v.clone(),
+                None => defaults.get(k).ok_or_else(|| {
+                    WorkbenchError::invalid(format!(
+                        "unknown setting {k:?}; known settings are {:?}",
+                        TopicConfig::KEYS
+                    ))
+                })?,
+            };
+            config
+                .set(k, &value)
+                .map_err(|e| WorkbenchError::invalid(e.to_string()))?;
+        }
+        if update.config.as_ref().is_some_and(|c| !c.is_empty()) {
+            self.store
+                .admin(AdminCommand::SetConfig {
+                    name: name.to_owned(),
+                    config,
+                })
+                .await?;
+        }
+        if let Some(total) = update.partitions.filter(|t| *t > have) {
+            self.store
+                .admin(AdminCommand::CreatePartitions {
+                    name: name.to_owned(),
+                    total,
+                })
+                .await?;
+        }
+        self.topic(name)
     }
 
     pub async fn delete_topic(&self, name: &str) -> Result<(), WorkbenchError> {

@@ -6,55 +6,8 @@
 mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{json, request, start};
+use common::{ack, json, post, receive, request, start};
 use serde_json::json;
-
-async fn post(server: &pier::Server, path: &str, body: serde_json::Value) -> common::Reply {
-    request(server, "POST", path, Some(&body.to_string())).await
-}
-
-async fn receive(
-    server: &pier::Server,
-    group: &str,
-    consumer: &str,
-    max: u32,
-    extra: serde_json::Value,
-) -> Vec<serde_json::Value> {
-    let mut body = json!({"consumer": consumer, "max_records": max});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let reply = post(server, &format!("/api/v1/queues/{group}/receive"), body).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    json(&reply).as_array().unwrap().clone()
-}
-
-async fn ack(
-    server: &pier::Server,
-    group: &str,
-    consumer: &str,
-    records: &[serde_json::Value],
-    action: &str,
-) -> serde_json::Value {
-    if records.is_empty() {
-        return json!({"failed": 0, "results": []});
-    }
-    let acks: Vec<serde_json::Value> = records
-        .iter()
-        .map(|r| {
-            json!({"partition": r["message"]["partition"], "offset": r["message"]["offset"],
-                   "delivery": r["delivery"], "action": action})
-        })
-        .collect();
-    let reply = post(
-        server,
-        &format!("/api/v1/queues/{group}/ack"),
-        json!({"consumer": consumer, "acks": acks}),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    json(&reply)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_consumers_share_ten_thousand_records() {

@@ -58,6 +58,16 @@ name: string, partitions?: number,
  */
 config?: { [key in string]: string }, };
 
+export type TopicUpdate = { 
+/**
+ * Kafka-named settings to change; `null` restores a setting's default.
+ */
+config?: { [key in string]: string | null }, 
+/**
+ * New partition count; partitions can be added, never removed.
+ */
+partitions?: number, };
+
 export type ProduceRequest = { key?: string, 
 /**
  * A string is sent as is; `null` sends a message without a value (a
@@ -103,6 +113,17 @@ offset?: number,
  */
 limit?: number, order?: Order, 
 /**
+ * Start at a time instead of an offset (Unix ms): oldest first from
+ * the first message at or after it, newest first from the last
+ * message at or before it. Not together with `offset`.
+ */
+time_ms?: number, 
+/**
+ * Show each message's delivery state in this consumer group (a Kafka
+ * group or a queue group).
+ */
+group?: string, 
+/**
  * Only messages whose key contains this text.
  */
 key?: string, 
@@ -139,7 +160,13 @@ value: string | null,
 /**
  * The value's bytes in hex, when they are not valid UTF-8.
  */
-value_hex: string | null, value_size: number, headers: { [key in string]: string }, };
+value_hex: string | null, value_size: number, headers: { [key in string]: string }, 
+/**
+ * Where this message stands in the group asked for with `group`.
+ */
+delivery?: DeliveryState, };
+
+export type DeliveryState = { "state": "committed" } | { "state": "uncommitted" } | { "state": "ready" } | { "state": "in_flight", consumer: string, delivery: number, lease_deadline_ms: number, } | { "state": "retrying", deliveries: number, not_before_ms: number, reason: string | null, } | { "state": "dead_lettering", deliveries: number, reason: string, } | { "state": "done" };
 
 export type GroupSummary = { group_id: string, 
 /**
@@ -199,7 +226,13 @@ export type GroupRate = { group: string,
 /**
  * How fast the group's committed offsets advance.
  */
-consumed_per_sec: number, lag: number, members: number, };
+consumed_per_sec: number, lag: number, members: number, 
+/**
+ * Lag of each partition the group has committed offsets for.
+ */
+partitions: Array<PartitionLagPoint>, };
+
+export type PartitionLagPoint = { topic: string, partition: number, lag: number, };
 
 export type QueueRate = { group: string, topic: string, accepted_per_sec: number, redelivered_per_sec: number, in_flight: number, waiting: number, backlog: number, dead_letter_depth: number, consumers: Array<QueueConsumer>, };
 

@@ -25,6 +25,7 @@ pub use service::{
     SNAPSHOT_EVERY_APPENDS, read_records,
 };
 pub use state::{QueueGroup, backoff_ms};
+pub use summary::PartitionView;
 pub use types::{
     AckAction, AckError, Event, Grant, GroupSnapshot, Lease, PendingDeadLetter, QueueCounters, Slot,
 };

@@ -76,3 +76,43 @@ impl Queues {
         })
     }
 }
+
+/// Where one partition of a queue group stands, for a range of offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionView {
+    /// The group's topic.
+    pub topic: String,
+    /// Offsets at or above this were never delivered.
+    pub cursor: u64,
+    /// Delivered, unfinished records in the range; delivered offsets
+    /// without a slot are finished (accepted or dead-lettered).
+    pub slots: BTreeMap<u64, Slot>,
+}
+
+impl Queues {
+    /// The state of `group` for offsets `from..to` of `partition`, or
+    /// `None` if there is no such group.
+    pub fn partition_view(
+        &self,
+        group: &str,
+        partition: u32,
+        from: u64,
+        to: u64,
+    ) -> Option<PartitionView> {
+        let groups = self.inner().groups.lock().expect("queue lock");
+        let g = groups.get(group)?;
+        let part = g.partitions.get(partition as usize);
+        Some(PartitionView {
+            topic: g.config.topic.clone(),
+            cursor: part.map_or(0, |p| p.cursor),
+            slots: part
+                .map(|p| {
+                    p.slots
+                        .range(from..to.max(from))
+                        .map(|(o, s)| (*o, s.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}

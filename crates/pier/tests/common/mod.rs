@@ -60,3 +60,56 @@ pub async fn start() -> pier::Server {
 pub fn json(reply: &Reply) -> serde_json::Value {
     serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body))
 }
+
+pub async fn get_json(server: &pier::Server, path: &str) -> serde_json::Value {
+    let reply = request(server, "GET", path, None).await;
+    assert_eq!(reply.status, 200, "GET {path}: {}", reply.body);
+    json(&reply)
+}
+
+pub async fn post(server: &pier::Server, path: &str, body: serde_json::Value) -> Reply {
+    request(server, "POST", path, Some(&body.to_string())).await
+}
+
+pub async fn receive(
+    server: &pier::Server,
+    group: &str,
+    consumer: &str,
+    max: u32,
+    extra: serde_json::Value,
+) -> Vec<serde_json::Value> {
+    let mut body = serde_json::json!({"consumer": consumer, "max_records": max});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let reply = post(server, &format!("/api/v1/queues/{group}/receive"), body).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    json(&reply).as_array().unwrap().clone()
+}
+
+pub async fn ack(
+    server: &pier::Server,
+    group: &str,
+    consumer: &str,
+    records: &[serde_json::Value],
+    action: &str,
+) -> serde_json::Value {
+    if records.is_empty() {
+        return serde_json::json!({"failed": 0, "results": []});
+    }
+    let acks: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({"partition": r["message"]["partition"], "offset": r["message"]["offset"],
+                   "delivery": r["delivery"], "action": action})
+        })
+        .collect();
+    let reply = post(
+        server,
+        &format!("/api/v1/queues/{group}/ack"),
+        serde_json::json!({"consumer": consumer, "acks": acks}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    json(&reply)
+}
