@@ -13,9 +13,11 @@ import type {
   ProduceRequest,
   Produced,
   QueueGroupSummary,
+  QueueSettings,
   Simulation,
   StatsSample,
   TopicSummary,
+  TopicUpdate,
 } from './types'
 import { TauriTransport, inTauri } from './tauri'
 import { HttpTransport, type Transport } from './transport'
@@ -36,6 +38,9 @@ export function createClient(t: Transport) {
     topics: () => t.request<TopicSummary[]>('GET', '/api/v1/topics'),
     topic: (name: string) => t.request<TopicSummary>('GET', `/api/v1/topics/${enc(name)}`),
     createTopic: (body: NewTopic) => t.request<TopicSummary>('POST', '/api/v1/topics', body),
+    updateTopic: (name: string, body: TopicUpdate) => t.request<TopicSummary>('PATCH', `/api/v1/topics/${enc(name)}`, body),
+    configureQueue: (group: string, body: QueueSettings) =>
+      t.request<QueueGroupSummary>('PUT', `/api/v1/queues/${enc(group)}`, body),
     deleteTopic: (name: string) => t.request<void>('DELETE', `/api/v1/topics/${enc(name)}`),
     produce: (topic: string, body: ProduceRequest) =>
       t.request<Produced>('POST', `/api/v1/topics/${enc(topic)}/messages`, body),

@@ -6,7 +6,7 @@
 import type { LiveEvent, Problem } from './types'
 
 export interface Transport {
-  request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T>
+  request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>
   /** Calls `on` for every live event until the returned function is called. */
   subscribe(on: (event: LiveEvent) => void, onStatus?: (connected: boolean) => void): () => void
 }

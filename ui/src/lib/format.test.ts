@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 
 import { bytes, count, duration, hexDump, jsonProblem, plural, prettyJson, rate, topicNameProblem } from './format'
-import { appendCapped, sparkPath, visibleRange } from './series'
+import type { StatsSample } from '../api/types'
+import { appendCapped, lagHistory, lagKey, sparkPath, visibleRange } from './series'
 
 describe('format', () => {
   it('formats sizes, counts and rates', () => {
@@ -16,6 +17,8 @@ describe('format', () => {
     expect(rate(12345.6)).toBe('12,346 msg/s')
     expect(duration(65_000)).toBe('1m 5s')
     expect(duration(7_300_000)).toBe('2h 1m')
+    expect(duration(7 * 86_400_000)).toBe('7d')
+    expect(duration(90_000_000)).toBe('1d 1h')
   })
 
   it('pretty-prints JSON and dumps hex', () => {
@@ -51,5 +54,15 @@ describe('series', () => {
     expect(visibleRange(0, 300, 30, 100_000, 0)).toEqual({ first: 0, last: 10 })
     expect(visibleRange(30_000, 300, 30, 100_000, 2)).toEqual({ first: 998, last: 1012 })
     expect(visibleRange(0, 300, 30, 5)).toEqual({ first: 0, last: 5 })
+  })
+  it('keeps per-partition lag history only for live partitions', () => {
+    const sample = (lags: [string, number, number][]) =>
+      ({ groups: [{ group: 'g', consumed_per_sec: 0, lag: 0, members: 1, partitions: lags.map(([topic, partition, lag]) => ({ topic, partition, lag })) }] }) as unknown as StatsSample
+    let h: Record<string, number[]> = {}
+    h = lagHistory(h, sample([['t', 0, 5], ['t', 1, 7]]), 2)
+    h = lagHistory(h, sample([['t', 0, 3], ['t', 1, 6]]), 2)
+    h = lagHistory(h, sample([['t', 0, 0]]), 2)
+    expect(h[lagKey('g', 't', 0)]).toEqual([3, 0])
+    expect(h[lagKey('g', 't', 1)]).toBeUndefined()
   })
 })

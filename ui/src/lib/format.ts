@@ -35,7 +35,9 @@ export function duration(ms: number): string {
   const m = Math.floor(s / 60)
   if (m < 60) return `${m}m ${s % 60}s`
   const h = Math.floor(m / 60)
-  return `${h}h ${m % 60}m`
+  if (h < 24) return `${h}h ${m % 60}m`
+  const d = Math.floor(h / 24)
+  return h % 24 ? `${d}d ${h % 24}h` : `${d}d`
 }
 
 export function time(ms: number): string {

@@ -3,7 +3,7 @@
 
 import { api } from '../api/client'
 import type { BrokerInfo, GroupSummary, LiveEvent, QueueGroupSummary, StatsSample, TopicSummary } from '../api/types'
-import { appendCapped } from './series'
+import { appendCapped, lagHistory } from './series'
 
 const HISTORY = 120
 
@@ -19,6 +19,8 @@ class Live {
   produceRate = $state<number[]>([])
   consumeRate = $state<number[]>([])
   commitLatency = $state<number[]>([])
+  /** Lag history per `group|topic|partition`, for partitions in the latest sample. */
+  partitionLag = $state<Record<string, number[]>>({})
   /** Bumped on every change, so screens can refetch what they show. */
   tick = $state(0)
   private stop: (() => void) | null = null
@@ -62,6 +64,7 @@ class Live {
     const consumed = s.consume_records_per_sec + s.queues.reduce((a, q) => a + q.accepted_per_sec, 0)
     this.consumeRate = appendCapped(this.consumeRate, consumed, HISTORY)
     this.commitLatency = appendCapped(this.commitLatency, s.commit_latency_avg_micros / 1000, HISTORY)
+    this.partitionLag = lagHistory(this.partitionLag, s, HISTORY)
   }
 
   private onEvent(e: LiveEvent): void {

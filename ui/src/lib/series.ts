@@ -1,5 +1,7 @@
 // Series of samples for the live charts, and list virtualization.
 
+import type { StatsSample } from '../api/types'
+
 /** `values` plus `v` (non-finite counts as 0), keeping the newest `capacity`. */
 export function appendCapped(values: readonly number[], v: number, capacity: number): number[] {
   const next = [...values, Number.isFinite(v) ? v : 0]
@@ -25,4 +27,24 @@ export function visibleRange(scrollTop: number, viewport: number, rowHeight: num
   const first = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan)
   const last = Math.min(total, Math.ceil((scrollTop + viewport) / rowHeight) + overscan)
   return { first, last }
+}
+
+/** Key of one group's partition in [`lagHistory`]. */
+export function lagKey(group: string, topic: string, partition: number): string {
+  return `${group}|${topic}|${partition}`
+}
+
+/**
+ * Adds one sample's per-partition lags to `history`; partitions missing from
+ * the sample are dropped, so the map stays as small as what is live.
+ */
+export function lagHistory(history: Record<string, number[]>, s: StatsSample, capacity: number): Record<string, number[]> {
+  const next: Record<string, number[]> = {}
+  for (const g of s.groups) {
+    for (const p of g.partitions) {
+      const key = lagKey(g.group, p.topic, p.partition)
+      next[key] = appendCapped(history[key] ?? [], p.lag, capacity)
+    }
+  }
+  return next
 }
