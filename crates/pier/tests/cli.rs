@@ -212,6 +212,50 @@ fn topics_produce_consume_groups_and_stats() {
     let topic: serde_json::Value =
         serde_json::from_str(&ok(&s, &["topic", "describe", "orders", "--json"])).unwrap();
     assert_eq!(topic["records"], 120002);
+
+    // Settings change; a bad change is refused whole.
+    let altered = ok(
+        &s,
+        &[
+            "topic",
+            "alter",
+            "orders",
+            "-c",
+            "retention.ms=",
+            "-c",
+            "dedup.window.ms=5000",
+            "-p",
+            "3",
+        ],
+    );
+    assert!(altered.contains("now has 3 partition(s)"), "{altered}");
+    assert!(
+        altered.contains("config    retention.ms=604800000"),
+        "{altered}"
+    );
+    assert!(
+        altered.contains("config    dedup.window.ms=5000"),
+        "{altered}"
+    );
+    assert!(
+        fails(
+            &s,
+            &[
+                "topic",
+                "alter",
+                "orders",
+                "-c",
+                "dedup.window.ms=1",
+                "-p",
+                "2"
+            ]
+        )
+        .contains("partitions can only grow")
+    );
+    assert!(fails(&s, &["topic", "alter", "orders"]).contains("nothing to change"));
+    let topic: serde_json::Value =
+        serde_json::from_str(&ok(&s, &["topic", "describe", "orders", "--json"])).unwrap();
+    assert_eq!(topic["config"]["dedup.window.ms"], "5000");
     assert_eq!(
         ok(&s, &["topic", "delete", "orders"]),
         "deleted topic orders\n"

@@ -107,6 +107,20 @@ impl Client {
         )
     }
 
+    pub fn patch<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.finish(
+            what,
+            self.agent
+                .patch(format!("{}{path}", self.base))
+                .send_json(body),
+        )
+    }
+
     pub fn delete(&self, what: &str, path: &str) -> anyhow::Result<()> {
         self.finish::<serde_json::Value>(
             what,

@@ -1,7 +1,9 @@
-//! `pier topic create|list|describe|delete`.
+//! `pier topic create|alter|list|describe|delete`.
 
 use clap::Subcommand;
-use pier_workbench::{NewTopic, TopicSummary};
+use std::collections::BTreeMap;
+
+use pier_workbench::{NewTopic, TopicSummary, TopicUpdate};
 
 use super::client::{Client, Remote, bytes, print_json, segment};
 
@@ -26,6 +28,17 @@ pub enum TopicCommand {
         #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
         config: Vec<String>,
     },
+    /// Change a topic's settings or add partitions.
+    Alter {
+        name: String,
+        /// A setting to change, e.g. `--config retention.ms=60000`; `KEY=`
+        /// restores the default (repeatable).
+        #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// New partition count (partitions can only be added).
+        #[arg(long, short)]
+        partitions: Option<u32>,
+    },
     /// List topics.
     List,
     /// Show a topic's partitions, offsets and settings.
@@ -42,13 +55,10 @@ pub fn run(cmd: TopicCommand, remote: &Remote) -> anyhow::Result<()> {
             partitions,
             config,
         } => {
-            let mut settings = std::collections::BTreeMap::new();
-            for kv in config {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("--config wants KEY=VALUE, got {kv:?}"))?;
-                settings.insert(k.trim().to_owned(), v.trim().to_owned());
-            }
+            let settings = parse_config(&config)?
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect();
             let new = NewTopic {
                 name: name.clone(),
                 partitions: Some(partitions),
@@ -64,6 +74,35 @@ pub fn run(cmd: TopicCommand, remote: &Remote) -> anyhow::Result<()> {
                 t.partitions.len(),
                 if t.partitions.len() == 1 { "" } else { "s" }
             );
+        }
+        TopicCommand::Alter {
+            name,
+            config,
+            partitions,
+        } => {
+            if config.is_empty() && partitions.is_none() {
+                anyhow::bail!("nothing to change: give --config KEY=VALUE or --partitions N");
+            }
+            let update = TopicUpdate {
+                config: Some(parse_config(&config)?),
+                partitions,
+            };
+            let t: TopicSummary = client.patch(
+                "alter topic",
+                &format!("/api/v1/topics/{}", segment(&name)),
+                &update,
+            )?;
+            if remote.json {
+                return print_json(&t);
+            }
+            println!(
+                "topic {} now has {} partition(s)",
+                t.name,
+                t.partitions.len()
+            );
+            for (k, v) in &t.config {
+                println!("config    {k}={v}");
+            }
         }
         TopicCommand::List => {
             let topics: Vec<TopicSummary> = client.get("list topics", "/api/v1/topics")?;
@@ -138,4 +177,18 @@ pub fn run(cmd: TopicCommand, remote: &Remote) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `KEY=VALUE` pairs; an empty value means "the default" (`None`).
+fn parse_config(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Option<String>>> {
+    pairs
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--config wants KEY=VALUE, got {kv:?}"))?;
+            let v = v.trim();
+            Ok((k.trim().to_owned(), (!v.is_empty()).then(|| v.to_owned())))
+        })
+        .collect()
 }
