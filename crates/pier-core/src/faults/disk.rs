@@ -54,10 +54,31 @@ pub struct DiskFaults {
     caches: Mutex<Vec<Arc<PageCache>>>,
 }
 
-/// Unsynced writes of one file, over the file itself.
+/// Unsynced writes of one file, over the file itself. `inner` is `None`
+/// once the disk is detached (the process that had it open is gone).
 struct PageCache {
-    inner: Arc<dyn StorageBackend>,
+    inner: std::sync::RwLock<Option<Arc<dyn StorageBackend>>>,
     pending: Mutex<Vec<(u64, Vec<u8>)>>,
+}
+
+impl PageCache {
+    fn inner(&self) -> Result<Arc<dyn StorageBackend>, io::Error> {
+        self.inner
+            .read()
+            .expect("inner lock")
+            .clone()
+            .ok_or_else(|| injected(io::ErrorKind::BrokenPipe, "the broker crashed"))
+    }
+}
+
+/// How a broker stops when it is made to crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// The process dies; the operating system still writes out what the
+    /// process wrote (held writes reach the disk), fsynced or not.
+    ProcessCrash,
+    /// The machine loses power: writes not yet fsynced are lost.
+    PowerLoss(PowerCut),
 }
 
 impl fmt::Debug for DiskFaults {
@@ -144,17 +165,57 @@ impl DiskFaults {
         });
         for cache in self.caches.lock().expect("caches lock").iter() {
             let mut pending = cache.pending.lock().expect("pending lock");
-            if matches!(mode, PowerCut::RandomSubset { .. }) {
+            if matches!(mode, PowerCut::RandomSubset { .. })
+                && let Ok(inner) = cache.inner()
+            {
                 for (offset, data) in pending.iter() {
                     if rng.random_bool(0.5) {
                         // Best effort: a failure here is the same as the
                         // write never reaching the platter.
-                        let _ = cache.inner.write(*offset, data);
+                        let _ = inner.write(*offset, data);
                     }
                 }
             }
             pending.clear();
         }
+    }
+
+    /// Stops this disk for good, as a crash of the process (or the
+    /// machine) would, and closes its files so another store can open
+    /// them. Every later operation fails.
+    pub fn halt(&self, how: Halt) {
+        match how {
+            Halt::PowerLoss(cut) => self.cut_power(cut),
+            Halt::ProcessCrash => {
+                if !self.powered_off.swap(true, Ordering::SeqCst) {
+                    for cache in self.caches.lock().expect("caches lock").iter() {
+                        let mut pending = cache.pending.lock().expect("pending lock");
+                        if let Ok(inner) = cache.inner() {
+                            for (offset, data) in pending.drain(..) {
+                                let _ = inner.write(offset, &data);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for cache in self.caches.lock().expect("caches lock").iter() {
+            cache.inner.write().expect("inner lock").take();
+        }
+    }
+
+    /// Whether writes are held until fsync (the page-cache model).
+    pub fn models_page_cache(&self) -> bool {
+        self.page_cache.load(Ordering::SeqCst)
+    }
+
+    /// Current switch settings: (fail sync, slow sync ms, capacity bytes).
+    pub fn settings(&self) -> (bool, u64, u64) {
+        (
+            self.fail_sync.load(Ordering::SeqCst),
+            self.slow_sync_ms.load(Ordering::SeqCst),
+            self.capacity_bytes.load(Ordering::SeqCst),
+        )
     }
 
     fn check_power(&self) -> Result<(), io::Error> {
@@ -184,7 +245,6 @@ impl DiskFaults {
 
 /// The wrapper redb sees.
 pub struct FaultyBackend {
-    inner: Arc<dyn StorageBackend>,
     cache: Arc<PageCache>,
     faults: Arc<DiskFaults>,
 }
@@ -201,7 +261,7 @@ impl FaultyBackend {
     pub fn new(inner: impl StorageBackend, faults: Arc<DiskFaults>) -> Self {
         let inner: Arc<dyn StorageBackend> = Arc::new(inner);
         let cache = Arc::new(PageCache {
-            inner: inner.clone(),
+            inner: std::sync::RwLock::new(Some(inner)),
             pending: Mutex::new(Vec::new()),
         });
         faults
@@ -209,17 +269,22 @@ impl FaultyBackend {
             .lock()
             .expect("caches lock")
             .push(cache.clone());
-        Self {
-            inner,
-            cache,
-            faults,
-        }
+        Self { cache, faults }
+    }
+
+    fn inner(&self) -> Result<Arc<dyn StorageBackend>, io::Error> {
+        self.cache.inner()
+    }
+
+    fn locking(&self) -> Result<Arc<dyn StorageBackend>, redb::BackendError> {
+        self.inner().map_err(redb::BackendError::Io)
     }
 
     /// Applies held writes to the inner backend (without syncing it).
     fn write_back(&self, pending: &mut Vec<(u64, Vec<u8>)>) -> Result<(), io::Error> {
+        let inner = self.inner()?;
         for (offset, data) in pending.drain(..) {
-            self.inner.write(offset, &data)?;
+            inner.write(offset, &data)?;
         }
         Ok(())
     }
@@ -236,12 +301,12 @@ impl FaultyBackend {
 impl StorageBackend for FaultyBackend {
     fn len(&self) -> Result<u64, io::Error> {
         self.faults.check_power()?;
-        self.inner.len()
+        self.inner()?.len()
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
         self.faults.check_power()?;
-        self.inner.read(offset, out)?;
+        self.inner()?.read(offset, out)?;
         let pending = self.cache.pending.lock().expect("pending lock");
         let end = offset + out.len() as u64;
         for (at, data) in pending.iter() {
@@ -268,7 +333,7 @@ impl StorageBackend for FaultyBackend {
             data.truncate((len - *at).min(data.len() as u64) as usize);
             true
         });
-        self.inner.set_len(len)
+        self.inner()?.set_len(len)
     }
 
     fn sync_data(&self) -> Result<(), io::Error> {
@@ -283,7 +348,7 @@ impl StorageBackend for FaultyBackend {
         let mut pending = self.cache.pending.lock().expect("pending lock");
         self.write_back(&mut pending)?;
         drop(pending);
-        self.inner.sync_data()?;
+        self.inner()?.sync_data()?;
         self.faults.syncs_ok.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -295,7 +360,7 @@ impl StorageBackend for FaultyBackend {
         }
         self.check_capacity(offset + data.len() as u64)?;
         if !self.faults.page_cache.load(Ordering::SeqCst) {
-            return self.inner.write(offset, data);
+            return self.inner()?.write(offset, data);
         }
         let mut pending = self.cache.pending.lock().expect("pending lock");
         pending.push((offset, data.to_vec()));
@@ -307,7 +372,11 @@ impl StorageBackend for FaultyBackend {
     }
 
     fn close(&self) -> Result<(), io::Error> {
-        self.inner.close()
+        match self.inner() {
+            Ok(inner) => inner.close(),
+            // Already detached: nothing is open any more.
+            Err(_) => Ok(()),
+        }
     }
 
     fn try_lock_range(
@@ -315,7 +384,7 @@ impl StorageBackend for FaultyBackend {
         start: std::ops::Bound<u64>,
         end: std::ops::Bound<u64>,
     ) -> Result<bool, redb::BackendError> {
-        self.inner.try_lock_range(start, end)
+        self.locking()?.try_lock_range(start, end)
     }
 
     fn try_lock_shared_range(
@@ -323,7 +392,7 @@ impl StorageBackend for FaultyBackend {
         start: std::ops::Bound<u64>,
         end: std::ops::Bound<u64>,
     ) -> Result<bool, redb::BackendError> {
-        self.inner.try_lock_shared_range(start, end)
+        self.locking()?.try_lock_shared_range(start, end)
     }
 
     fn lock_range(
@@ -331,7 +400,7 @@ impl StorageBackend for FaultyBackend {
         start: std::ops::Bound<u64>,
         end: std::ops::Bound<u64>,
     ) -> Result<(), redb::BackendError> {
-        self.inner.lock_range(start, end)
+        self.locking()?.lock_range(start, end)
     }
 
     fn lock_shared_range(
@@ -339,7 +408,7 @@ impl StorageBackend for FaultyBackend {
         start: std::ops::Bound<u64>,
         end: std::ops::Bound<u64>,
     ) -> Result<(), redb::BackendError> {
-        self.inner.lock_shared_range(start, end)
+        self.locking()?.lock_shared_range(start, end)
     }
 
     fn unlock_range(
@@ -347,7 +416,7 @@ impl StorageBackend for FaultyBackend {
         start: std::ops::Bound<u64>,
         end: std::ops::Bound<u64>,
     ) -> Result<(), redb::BackendError> {
-        self.inner.unlock_range(start, end)
+        self.locking()?.unlock_range(start, end)
     }
 
     fn query_lock_range(
@@ -355,7 +424,7 @@ impl StorageBackend for FaultyBackend {
         start: std::ops::Bound<u64>,
         end: std::ops::Bound<u64>,
     ) -> Result<bool, redb::BackendError> {
-        self.inner.query_lock_range(start, end)
+        self.locking()?.query_lock_range(start, end)
     }
 }
 
@@ -397,6 +466,39 @@ mod tests {
         backend.write(0, b"lost").unwrap();
         faults.cut_power(PowerCut::DropAll);
         assert_eq!(read_back(&mem, 0, 4), b"kept");
+    }
+
+    #[test]
+    fn a_process_crash_keeps_written_data_and_frees_the_file() {
+        let (mem, faults, backend) = disk();
+        backend.write(0, b"acked").unwrap();
+        backend.sync_data().unwrap();
+        backend.write(0, b"later").unwrap();
+        faults.halt(Halt::ProcessCrash);
+        assert!(
+            backend.read(0, &mut [0; 5]).is_err(),
+            "the old store is dead"
+        );
+        assert!(backend.write(0, b"x").is_err());
+        // The operating system wrote out what the process wrote.
+        assert_eq!(read_back(&mem, 0, 5), b"later");
+        let (fresh, _, reopened) = {
+            let faults = DiskFaults::new(true);
+            (mem.clone(), faults.clone(), FaultyBackend::new(mem, faults))
+        };
+        assert_eq!(read_back(&reopened, 0, 5), b"later");
+        drop(fresh);
+    }
+
+    #[test]
+    fn power_loss_halt_drops_unsynced_writes() {
+        let (mem, faults, backend) = disk();
+        backend.write(0, b"acked").unwrap();
+        backend.sync_data().unwrap();
+        backend.write(0, b"later").unwrap();
+        faults.halt(Halt::PowerLoss(PowerCut::DropAll));
+        assert!(backend.sync_data().is_err());
+        assert_eq!(read_back(&mem, 0, 5), b"acked");
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub(crate) struct Shared {
     pub commits: watch::Sender<u64>,
     pub stats: StoreStats,
     pub offsets: std::sync::RwLock<offsets::OffsetCache>,
+    /// fdatasync the log before acknowledging (the durability switch).
+    pub fsync: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -192,6 +194,7 @@ impl Store {
             commits: watch::channel(0).0,
             stats: StoreStats::default(),
             offsets: std::sync::RwLock::new(offsets::load(&db).map_err(OpenError::Corrupt)?),
+            fsync: std::sync::atomic::AtomicBool::new(options.fsync),
         });
         let (tx, rx) = mpsc::channel(WRITER_QUEUE_MAX);
         let applier = applier::Applier {
@@ -218,7 +221,6 @@ impl Store {
                 .map_err(|e| OpenError::Corrupt(format!("reading producer state: {e}")))?;
         let writer = Writer {
             shared: shared.clone(),
-            options: options.clone(),
             wal,
             applier: link,
             producers,
@@ -276,6 +278,24 @@ impl Store {
 
     /// Stops the writer after it finishes what is queued. Later writes fail
     /// with `Closed`; reads keep working.
+    /// The durability switch. Off, appends are acknowledged once written to
+    /// the log without an fdatasync, as Kafka does by default: they reach
+    /// the disk with the next checkpoint (each second), and a power cut
+    /// before that loses them.
+    pub fn set_fsync(&self, on: bool) {
+        self.inner
+            .shared
+            .fsync
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn fsync_enabled(&self) -> bool {
+        self.inner
+            .shared
+            .fsync
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn close(&self) {
         self.inner.tx.write().expect("sender lock").take();
         if let Some(handle) = self.inner.thread.lock().expect("thread lock").take() {

@@ -16,7 +16,7 @@ use super::dedup::DedupVerdict;
 use super::error::{AppendError, storage_text};
 use super::producers::{ProducerTable, Verdict};
 use super::wal::Wal;
-use super::{Appended, Shared, StoreOptions};
+use super::{Appended, Shared};
 use crate::batch::{self, BatchInfo};
 
 /// Most requests taken into one group.
@@ -53,7 +53,6 @@ struct Planned {
 
 pub(crate) struct Writer {
     pub shared: Arc<Shared>,
-    pub options: StoreOptions,
     pub wal: Wal,
     pub applier: ApplyLink,
     pub producers: ProducerTable,
@@ -162,7 +161,8 @@ impl Writer {
                 )
             })
             .collect();
-        match self.wal.append(&entries, self.options.fsync) {
+        let fsync = self.shared.fsync.load(std::sync::atomic::Ordering::SeqCst);
+        match self.wal.append(&entries, fsync) {
             Ok(last_seq) => {
                 self.shared
                     .stats
