@@ -5,6 +5,7 @@
 
 mod docs;
 mod events;
+mod faults;
 mod groups;
 mod problem;
 mod queues;
@@ -61,6 +62,13 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         simulate::producer,
         simulate::consumers,
         simulate::stop,
+        faults::kinds,
+        faults::list,
+        faults::timeline,
+        faults::start,
+        faults::heal,
+        faults::durability,
+        faults::set_durability,
         events::events,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent))
@@ -127,6 +135,14 @@ pub fn router(workbench: Workbench) -> Router {
         .route(
             "/api/v1/simulations/{id}",
             axum::routing::delete(simulate::stop),
+        )
+        .route("/api/v1/faults", get(faults::list).post(faults::start))
+        .route("/api/v1/faults/kinds", get(faults::kinds))
+        .route("/api/v1/faults/timeline", get(faults::timeline))
+        .route("/api/v1/faults/{id}", axum::routing::delete(faults::heal))
+        .route(
+            "/api/v1/durability",
+            get(faults::durability).put(faults::set_durability),
         )
         .route("/api/v1/events", get(events::events))
         .route("/", get(ui::index))

@@ -59,6 +59,18 @@ fn typescript() -> String {
         NewSimConsumers::decl(&cfg),
         SimMember::decl(&cfg),
         Simulation::decl(&cfg),
+        FaultKind::decl(&cfg),
+        ScopeKind::decl(&cfg),
+        ParamSpec::decl(&cfg),
+        FaultSpec::decl(&cfg),
+        FaultRequest::decl(&cfg),
+        Fault::decl(&cfg),
+        FaultEvent::decl(&cfg),
+        TimelineEntry::decl(&cfg),
+        Recovery::decl(&cfg),
+        FaultStarted::decl(&cfg),
+        Durability::decl(&cfg),
+        DurabilityUpdate::decl(&cfg),
         pier_http::Problem::decl(&cfg),
     ];
     let mut out = String::from(

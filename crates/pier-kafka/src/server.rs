@@ -29,21 +29,28 @@ impl KafkaListener {
 }
 
 /// Serves until `shutdown` turns true; then stops accepting and lets open
-/// connections finish the request they are in.
+/// connections finish the request they are in. If `kill` turns true
+/// instead (a simulated crash), every connection is dropped at once.
 pub async fn serve(
-    listener: KafkaListener,
+    listener: Arc<KafkaListener>,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
+    mut kill: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit.expect("semaphore never closed"),
             _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = kill.wait_for(|k| *k) => break,
         };
         let accepted = tokio::select! {
             accepted = listener.listener.accept() => accepted,
             _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = kill.wait_for(|k| *k) => break,
+            // Reap finished connections so the set stays small.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let (socket, peer) = match accepted {
             Ok(pair) => pair,
@@ -54,9 +61,18 @@ pub async fn serve(
         };
         let broker = broker.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             conn::run(socket, peer, broker, shutdown).await;
             drop(permit);
         });
+    }
+    if *kill.borrow() {
+        connections.abort_all();
+        return;
+    }
+    // Graceful: connections finish their request; a crash may still come.
+    tokio::select! {
+        () = async { while connections.join_next().await.is_some() {} } => {}
+        _ = kill.wait_for(|k| *k) => connections.abort_all(),
     }
 }

@@ -166,7 +166,7 @@ impl Workbench {
             .max(page.high_watermark);
         let _ = tokio::time::timeout(
             Duration::from_millis(wait.into()),
-            self.store.wait_for_offset(topic, partition, from),
+            self.store().wait_for_offset(topic, partition, from),
         )
         .await;
         let q = BrowseQuery {
@@ -193,12 +193,12 @@ impl Workbench {
             ));
         }
         let find = |t: i64| {
-            self.store
+            self.store()
                 .offset_for_timestamp(topic, partition, t)
                 .map_err(|e| WorkbenchError::unavailable(e.to_string()))
         };
         let (_, end) = self
-            .store
+            .store()
             .offsets(topic, partition)
             .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
         let offset = match q.order.unwrap_or_default() {
@@ -232,7 +232,11 @@ impl Workbench {
             .map(|m| m.offset + 1)
             .max()
             .unwrap_or(0);
-        if let Some(view) = self.broker.queues.partition_view(group, partition, lo, hi) {
+        if let Some(view) = self
+            .broker()
+            .queues
+            .partition_view(group, partition, lo, hi)
+        {
             if view.topic != topic {
                 return Err(WorkbenchError::invalid(format!(
                     "queue group {group:?} reads topic {:?}, not {topic:?}",
@@ -269,8 +273,8 @@ impl Workbench {
             }
             return Ok(page);
         }
-        let committed = self.store.committed_offsets(group);
-        if committed.is_empty() && self.broker.groups.describe(group).is_none() {
+        let committed = self.store().committed_offsets(group);
+        if committed.is_empty() && self.broker().groups.describe(group).is_none() {
             return Err(WorkbenchError::not_found(format!(
                 "no consumer group or queue group {group:?}"
             )));
@@ -296,7 +300,7 @@ impl Workbench {
         limit: u32,
     ) -> Result<BrowsePage, WorkbenchError> {
         let (start, end) = self
-            .store
+            .store()
             .offsets(topic, partition)
             .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
         let filtered = q.key.is_some() || q.value.is_some() || q.header.is_some();
@@ -381,7 +385,7 @@ impl Workbench {
     ) -> Result<Vec<Message>, WorkbenchError> {
         let to = to.min(from.saturating_add(max as u64));
         Ok(
-            pier_core::queue::read_records(&self.store, topic, partition, from, to)?
+            pier_core::queue::read_records(&self.store(), topic, partition, from, to)?
                 .iter()
                 .map(|r| message_of(partition, r))
                 .collect(),

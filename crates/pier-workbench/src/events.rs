@@ -58,6 +58,8 @@ pub enum LiveEvent {
     },
     /// The newest statistics sample (about once a second).
     Stats(StatsSample),
+    /// A fault started, healed, or the broker recovered from one.
+    Fault(pier_core::faults::TimelineEntry),
 }
 
 impl LiveEvent {
@@ -72,6 +74,7 @@ impl LiveEvent {
             Self::MemberLeft { .. } => "member-left",
             Self::Rebalance { .. } => "rebalance",
             Self::Stats(_) => "stats",
+            Self::Fault(_) => "fault",
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct EventCursor {
     /// group → (state, generation, member ids).
     groups: BTreeMap<String, (String, i32, Vec<String>)>,
     stats_t_ms: i64,
+    /// Fault timeline entries seen.
+    faults_seen: u64,
 }
 
 impl EventCursor {
@@ -183,6 +188,11 @@ impl EventCursor {
             self.stats_t_ms = sample.t_ms;
             out.push(LiveEvent::Stats(sample));
         }
+        let (entries, seen) = wb.fault_entries_since(self.faults_seen);
+        if self.started {
+            out.extend(entries.into_iter().map(LiveEvent::Fault));
+        }
+        self.faults_seen = seen;
         self.started = true;
         out
     }

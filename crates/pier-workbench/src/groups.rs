@@ -94,9 +94,9 @@ fn decode_assignment(bytes: &bytes::Bytes) -> Vec<MemberAssignment> {
 
 impl Workbench {
     pub fn groups(&self) -> Vec<GroupSummary> {
-        let live = self.broker.groups.list();
+        let live = self.broker().groups.list();
         let mut ids: Vec<String> = live.iter().map(|g| g.group_id.clone()).collect();
-        for g in self.store.groups_with_offsets() {
+        for g in self.store().groups_with_offsets() {
             if !ids.contains(&g) {
                 ids.push(g);
             }
@@ -111,8 +111,8 @@ impl Workbench {
     }
 
     pub fn group(&self, group_id: &str) -> Result<GroupSummary, WorkbenchError> {
-        let live = self.broker.groups.describe(group_id);
-        if live.is_none() && self.store.committed_offsets(group_id).is_empty() {
+        let live = self.broker().groups.describe(group_id);
+        if live.is_none() && self.store().committed_offsets(group_id).is_empty() {
             return Err(WorkbenchError::not_found(format!(
                 "unknown group {group_id:?}"
             )));
@@ -126,11 +126,11 @@ impl Workbench {
         described: Option<&pier_core::groups::GroupDescription>,
     ) -> GroupSummary {
         let lag: Vec<PartitionLag> = self
-            .store
+            .store()
             .committed_offsets(&id)
             .into_iter()
             .filter_map(|((topic, partition), c)| {
-                let (_, hw) = self.store.offsets(&topic, partition).ok()?;
+                let (_, hw) = self.store().offsets(&topic, partition).ok()?;
                 Some(PartitionLag {
                     lag: hw.saturating_sub(u64::try_from(c.offset).unwrap_or(0)),
                     topic,
@@ -177,7 +177,7 @@ impl Workbench {
         if commit.offsets.is_empty() {
             return Err(WorkbenchError::invalid("no offsets to commit"));
         }
-        self.broker
+        self.broker()
             .groups
             .validate_commit(group_id, "", -1)
             .map_err(|e| {
@@ -188,7 +188,7 @@ impl Workbench {
         let mut offsets = Vec::with_capacity(commit.offsets.len());
         for o in commit.offsets {
             let (_, hw) = self
-                .store
+                .store()
                 .offsets(&o.topic, o.partition)
                 .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
             if o.offset > hw || o.offset > crate::messages::OFFSET_MAX {
@@ -206,7 +206,7 @@ impl Workbench {
                 },
             ));
         }
-        self.store
+        self.store()
             .admin(AdminCommand::CommitOffsets {
                 group: group_id.to_owned(),
                 offsets,
@@ -218,11 +218,11 @@ impl Workbench {
     /// Forgets a group and its offsets; refused while members are connected.
     pub async fn delete_group(&self, group_id: &str) -> Result<(), WorkbenchError> {
         self.group(group_id)?;
-        self.broker
+        self.broker()
             .groups
             .delete(group_id)
             .map_err(|e| WorkbenchError::conflict(e.to_string()))?;
-        self.store
+        self.store()
             .admin(AdminCommand::DeleteGroupOffsets {
                 group: group_id.to_owned(),
             })

@@ -60,11 +60,11 @@ impl Workbench {
             data_dir: e.data_dir.clone(),
             started_ms: e.started_ms,
             uptime_ms: (crate::now_ms() - e.started_ms).max(0),
-            poisoned: self.store.poisoned(),
+            poisoned: self.store().poisoned(),
             topics: topics.len() as u32,
             partitions: topics.iter().map(|t| t.partitions.len() as u32).sum(),
             size_bytes: topics.iter().map(|t| t.size_bytes).sum(),
-            clients: self.broker.clients().len() as u32,
+            clients: self.broker().clients().len() as u32,
         }
     }
 }

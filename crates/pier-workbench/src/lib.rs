@@ -7,6 +7,7 @@
 
 mod browse;
 mod events;
+mod faults;
 mod groups;
 mod info;
 mod messages;
@@ -22,6 +23,7 @@ pub use browse::{
     Order,
 };
 pub use events::{EventCursor, LiveEvent};
+pub use faults::{Durability, DurabilityUpdate, FaultStarted, Recovery, Restarter};
 pub use groups::{
     CommitOffsets, GroupMember, GroupSummary, MemberAssignment, OffsetToCommit, PartitionLag,
 };
@@ -29,6 +31,9 @@ pub use info::BrokerInfo;
 pub use messages::{
     Message, OffsetRange, PRODUCE_COUNT_MAX, PRODUCE_DURATION_MAX_SECS, PRODUCE_RATE_MAX,
     ProduceRequest, Produced,
+};
+pub use pier_core::faults::{
+    Fault, FaultEvent, FaultKind, FaultRequest, FaultSpec, ParamSpec, ScopeKind, TimelineEntry,
 };
 pub use queues::{
     AckItem, AckKind, AckRequest, AckResponse, AckResult, LeaseInfo, Left, QueueConsumer,
@@ -42,7 +47,7 @@ pub use stats::{
 pub use template::Template;
 pub use topics::{ClientSummary, NewTopic, PartitionSummary, TopicSummary, TopicUpdate};
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use pier_core::Store;
 use pier_core::store::AdminError;
@@ -113,33 +118,48 @@ impl From<AdminError> for WorkbenchError {
     }
 }
 
+/// The broker a workbench drives: replaced when the broker restarts after
+/// a crash, so every call goes to the one running now.
+#[derive(Debug, Clone)]
+pub struct Core {
+    pub store: Store,
+    pub broker: Arc<Broker>,
+}
+
 /// The facade. Cheap to clone; clones share everything.
 #[derive(Debug, Clone)]
 pub struct Workbench {
-    store: Store,
-    broker: Arc<Broker>,
+    core: Arc<RwLock<Core>>,
     endpoints: Arc<Mutex<info::Endpoints>>,
     stats: Arc<Mutex<stats::StatsState>>,
     sims: Arc<Mutex<simulate::Simulations>>,
+    faults: Arc<faults::FaultState>,
 }
 
 impl Workbench {
     pub fn new(store: Store, broker: Arc<Broker>) -> Self {
         Self {
-            store,
-            broker,
+            core: Arc::new(RwLock::new(Core { store, broker })),
             endpoints: Arc::default(),
             stats: Arc::default(),
             sims: Arc::default(),
+            faults: Arc::default(),
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The store of the broker running now.
+    pub fn store(&self) -> Store {
+        self.core.read().expect("core lock").store.clone()
     }
 
-    pub fn broker(&self) -> &Arc<Broker> {
-        &self.broker
+    /// The broker running now.
+    pub fn broker(&self) -> Arc<Broker> {
+        self.core.read().expect("core lock").broker.clone()
+    }
+
+    /// Points every later call at a restarted broker.
+    pub fn replace_core(&self, core: Core) {
+        *self.core.write().expect("core lock") = core;
     }
 }
 

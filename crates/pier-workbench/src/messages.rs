@@ -256,7 +256,7 @@ impl Workbench {
             }
             for (partition, records) in by_partition {
                 let done = self
-                    .store
+                    .store()
                     .append(
                         topic,
                         partition,

@@ -13,7 +13,7 @@ fn label(v: &str) -> String {
 
 impl Workbench {
     pub fn metrics_text(&self) -> String {
-        let stats = self.store.stats();
+        let stats = self.store().stats();
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -45,13 +45,13 @@ impl Workbench {
             "pier_connected_clients",
             "gauge",
             "Open Kafka connections.",
-            one(self.broker.clients().len() as u64),
+            one(self.broker().clients().len() as u64),
         );
         metric(
             "pier_store_poisoned",
             "gauge",
             "1 after an I/O error until restart.",
-            one(u64::from(self.store.poisoned().is_some())),
+            one(u64::from(self.store().poisoned().is_some())),
         );
         metric(
             "pier_dedup_hits_total",

@@ -273,8 +273,8 @@ fn summary(s: queue::QueueSummary) -> QueueGroupSummary {
 }
 
 impl Workbench {
-    fn queues(&self) -> &queue::Queues {
-        &self.broker.queues
+    fn queues(&self) -> queue::Queues {
+        self.broker().queues.clone()
     }
 
     pub fn queue_groups(&self) -> Vec<QueueGroupSummary> {
@@ -487,18 +487,18 @@ impl Workbench {
             )));
         }
         let from = req.from_offset.unwrap_or(0);
-        if !self.store.has_topic(&config.dead_letter_topic) {
+        if !self.store().has_topic(&config.dead_letter_topic) {
             return Ok(Replayed {
                 replayed: 0,
                 next_offset: from,
             });
         }
         let (_, end) = self
-            .store
+            .store()
             .offsets(&config.dead_letter_topic, 0)
             .map_err(|e| WorkbenchError::not_found(e.to_string()))?;
         let to = end.min(from.saturating_add(max.into()));
-        let records = queue::read_records(&self.store, &config.dead_letter_topic, 0, from, to)?;
+        let records = queue::read_records(&self.store(), &config.dead_letter_topic, 0, from, to)?;
         let partitions = self.topic(&config.topic)?.partitions.len() as u32;
         let mut replayed = 0;
         let mut next = from;
@@ -525,7 +525,7 @@ impl Workbench {
                     .collect(),
                 timestamp_ms: crate::now_ms(),
             };
-            self.store
+            self.store()
                 .append(
                     &config.topic,
                     partition,

@@ -21,6 +21,9 @@ use utoipa::ToSchema;
 use crate::{Workbench, WorkbenchError};
 
 /// Most simulated clients at once.
+/// How long a simulated client waits before retrying after an error.
+const RETRY_BACKOFF: Duration = Duration::from_millis(200);
+
 pub const SIMULATIONS_MAX: usize = 32;
 
 /// Start a producer that sends at a steady rate until stopped.
@@ -169,7 +172,7 @@ impl Workbench {
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
         let error = Arc::new(Mutex::new(None));
-        let (store, topic, keys) = (self.store.clone(), req.topic.clone(), req.keys.unwrap_or(0));
+        let (wb, topic, keys) = (self.clone(), req.topic.clone(), req.keys.unwrap_or(0));
         let (stop2, sent2, error2, rate) = (stop.clone(), sent.clone(), error.clone(), req.rate);
         tokio::spawn(async move {
             let value = Bytes::from(vec![b'x'; size as usize]);
@@ -201,16 +204,20 @@ impl Workbench {
                 }
                 for (p, records) in by_partition {
                     let count = records.len() as u64;
-                    match store
-                        .append(&topic, p, batch::build(&records, Compression::None, None))
-                        .await
-                    {
-                        Ok(_) => {
-                            sent2.fetch_add(count, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            *error2.lock().expect("error lock") = Some(e.to_string());
-                            return;
+                    let batch = batch::build(&records, Compression::None, None);
+                    // Like a real producer: retry until acknowledged (the
+                    // broker may be restarting), or stop.
+                    while !stop2.load(Ordering::Relaxed) {
+                        match wb.store().append(&topic, p, batch.clone()).await {
+                            Ok(_) => {
+                                sent2.fetch_add(count, Ordering::Relaxed);
+                                *error2.lock().expect("error lock") = None;
+                                break;
+                            }
+                            Err(e) => {
+                                *error2.lock().expect("error lock") = Some(e.to_string());
+                                tokio::time::sleep(RETRY_BACKOFF).await;
+                            }
                         }
                     }
                 }
@@ -258,7 +265,8 @@ impl Workbench {
         }
         let lease_ms = req.lease_ms.unwrap_or(5_000);
         let queue_group = format!("sim-{}", req.group);
-        let queues = self.broker.queues.clone();
+        let queues = self.broker().queues.clone();
+        let wb = self.clone();
         if queues.config(&queue_group).is_none() {
             let config = QueueConfig {
                 lease_ms,
@@ -284,23 +292,25 @@ impl Workbench {
             let name = format!("{}-{}", req.group, m + 1);
             let counters = Arc::new(Counters::default());
             members.push((name.clone(), counters.clone()));
-            let (queues, group, stop, error) = (
-                queues.clone(),
-                queue_group.clone(),
-                stop.clone(),
-                error.clone(),
-            );
+            let (wb, group, stop, error) =
+                (wb.clone(), queue_group.clone(), stop.clone(), error.clone());
             let crash_after = req.crash_after;
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
+                    // The broker running now (it may have restarted).
+                    let queues = wb.broker().queues.clone();
                     let got = match queues
                         .receive(&group, &name, 10, None, Duration::from_millis(500))
                         .await
                     {
-                        Ok(got) => got,
+                        Ok(got) => {
+                            *error.lock().expect("error lock") = None;
+                            got
+                        }
                         Err(e) => {
                             *error.lock().expect("error lock") = Some(e.to_string());
-                            return;
+                            tokio::time::sleep(RETRY_BACKOFF).await;
+                            continue;
                         }
                     };
                     for d in got {
@@ -341,13 +351,16 @@ impl Workbench {
                             }
                             Ok(_) => {}
                             Err(e) => {
+                                // The lease will run out and the record
+                                // come back; carry on like a real client.
                                 *error.lock().expect("error lock") = Some(e.to_string());
-                                return;
+                                tokio::time::sleep(RETRY_BACKOFF).await;
+                                break;
                             }
                         }
                     }
                 }
-                let _ = queues.leave(&group, &name).await;
+                let _ = wb.broker().queues.leave(&group, &name).await;
             });
         }
         self.sims.lock().expect("sims lock").running.insert(

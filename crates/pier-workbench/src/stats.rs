@@ -114,7 +114,7 @@ impl Workbench {
         let now = Instant::now();
         let topics = self.topics();
         let groups = self.groups();
-        let store = self.store.stats();
+        let store = self.store().stats();
         let mut state = self.stats.lock().expect("stats lock");
         let secs = state
             .last
@@ -225,7 +225,7 @@ impl Workbench {
             } else {
                 0.0
             },
-            clients: self.broker.clients().len() as u32,
+            clients: self.broker().clients().len() as u32,
             total_lag: groups.iter().map(|g| g.total_lag).sum(),
             topics: topic_rates,
             groups: group_rates,

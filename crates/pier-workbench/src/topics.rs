@@ -84,7 +84,7 @@ pub struct ClientSummary {
 
 impl Workbench {
     pub fn topics(&self) -> Vec<TopicSummary> {
-        self.store
+        self.store()
             .topic_names()
             .iter()
             .filter(|name| !pier_core::topic::is_internal(name))
@@ -94,7 +94,7 @@ impl Workbench {
 
     pub fn topic(&self, name: &str) -> Result<TopicSummary, WorkbenchError> {
         let d = self
-            .store
+            .store()
             .describe_topic(name)
             .ok_or_else(|| WorkbenchError::not_found(format!("unknown topic {name:?}")))?;
         let partitions: Vec<PartitionSummary> = d
@@ -132,7 +132,7 @@ impl Workbench {
                 .set(k, v)
                 .map_err(|e| WorkbenchError::invalid(e.to_string()))?;
         }
-        self.store
+        self.store()
             .create_topic(&new.name, new.partitions.unwrap_or(1), config)
             .await?;
         self.topic(&new.name)
@@ -151,7 +151,7 @@ impl Workbench {
             )));
         }
         let current = self
-            .store
+            .store()
             .describe_topic(name)
             .ok_or_else(|| WorkbenchError::not_found(format!("unknown topic {name:?}")))?;
         let have = current.partitions.len() as u32;
@@ -180,7 +180,7 @@ impl Workbench {
                 .map_err(|e| WorkbenchError::invalid(e.to_string()))?;
         }
         if update.config.as_ref().is_some_and(|c| !c.is_empty()) {
-            self.store
+            self.store()
                 .admin(AdminCommand::SetConfig {
                     name: name.to_owned(),
                     config,
@@ -188,7 +188,7 @@ impl Workbench {
                 .await?;
         }
         if let Some(total) = update.partitions.filter(|t| *t > have) {
-            self.store
+            self.store()
                 .admin(AdminCommand::CreatePartitions {
                     name: name.to_owned(),
                     total,
@@ -199,7 +199,7 @@ impl Workbench {
     }
 
     pub async fn delete_topic(&self, name: &str) -> Result<(), WorkbenchError> {
-        self.store
+        self.store()
             .admin(AdminCommand::DeleteTopic {
                 name: name.to_owned(),
             })
@@ -208,7 +208,7 @@ impl Workbench {
     }
 
     pub fn clients(&self) -> Vec<ClientSummary> {
-        self.broker
+        self.broker()
             .clients()
             .into_iter()
             .map(|c| ClientSummary {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pier_core::faults::MemoryDisk;
+use pier_core::faults::{Halt, MemoryDisk};
 use pier_core::{AdminCommand, Location, Store, StoreOptions, SystemClock};
 use pier_kafka::{Broker, BrokerConfig, KafkaListener};
 use tokio::sync::watch;
@@ -77,12 +77,6 @@ impl ServerBuilder {
     /// Opens the store and starts listening. Returns once connections are
     /// accepted.
     pub async fn start(self) -> anyhow::Result<Server> {
-        let location = self.location.clone();
-        let options = self.store.clone();
-        let store = tokio::task::spawn_blocking(move || {
-            Store::open(location, options, Arc::new(SystemClock))
-        })
-        .await??;
         let addr = self.kafka_addr;
         let listener = KafkaListener::bind(addr).await.map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -93,15 +87,16 @@ impl ServerBuilder {
             anyhow::anyhow!("cannot listen for Kafka clients on {addr}: {e}{hint}")
         })?;
         let kafka_addr = listener.local_addr()?;
-        let clock: pier_core::SharedClock = Arc::new(SystemClock);
-        let queues = pier_core::queue::Queues::open(store.clone(), clock)
+        let listener = Arc::new(listener);
+        let (store, _) = open_store(&self.location, &self.store).await?;
+        let (generation, core) = Generation::start(store, &listener, &self.broker, None).await?;
+        let workbench = pier_workbench::Workbench::new(core.store, core.broker);
+        workbench
+            .load_fault_timeline()
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open queue groups: {e}"))?;
-        let broker = Broker::new(store.clone(), queues.clone(), self.broker);
-        let workbench = pier_workbench::Workbench::new(store.clone(), broker.clone());
+            .map_err(|e| anyhow::anyhow!("cannot read the fault timeline: {e}"))?;
         let (shutdown, stop) = watch::channel(false);
-        let serving = tokio::spawn(pier_kafka::serve(listener, broker.clone(), stop.clone()));
-        let mut tasks = vec![serving];
+        let mut tasks = Vec::new();
         let mut http_addr = None;
         if let Some(addr) = self.http_addr {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -130,25 +125,184 @@ impl ServerBuilder {
                 Location::Memory(_) => None,
             },
         );
-        let sampling = tokio::spawn(sample_stats(workbench.clone(), stop.clone()));
-        tasks.push(sampling);
-        let ticking = tokio::spawn(tick_groups(broker.clone(), stop.clone()));
-        tasks.push(tokio::spawn(tick_queues(
-            queues,
-            broker.clone(),
-            stop.clone(),
-        )));
-        let housekeeping = tokio::spawn(housekeeping(store.clone(), stop));
-        tasks.push(ticking);
-        tasks.push(housekeeping);
+        tasks.push(tokio::spawn(sample_stats(workbench.clone(), stop.clone())));
+        let supervisor = Arc::new(Supervisor {
+            location: self.location,
+            options: self.store,
+            broker_config: self.broker,
+            listener,
+            shutdown: stop,
+            workbench: workbench.clone(),
+            generation: tokio::sync::Mutex::new(Some(generation)),
+        });
+        let weak = Arc::downgrade(&supervisor);
+        workbench.set_restarter(Arc::new(move |how| {
+            let weak = weak.clone();
+            Box::pin(async move {
+                match weak.upgrade() {
+                    Some(s) => s.restart(how).await,
+                    None => Err("the server has shut down".to_owned()),
+                }
+            })
+        }));
         Ok(Server {
             kafka_addr,
             http_addr,
-            store,
-            broker,
-            workbench,
+            supervisor,
             shutdown,
             tasks,
+        })
+    }
+}
+
+/// Opens (or recovers) the store off the async threads.
+async fn open_store(
+    location: &Location,
+    options: &StoreOptions,
+) -> anyhow::Result<(Store, Duration)> {
+    let (location, options) = (location.clone(), options.clone());
+    let started = std::time::Instant::now();
+    let store =
+        tokio::task::spawn_blocking(move || Store::open(location, options, Arc::new(SystemClock)))
+            .await??;
+    Ok((store, started.elapsed()))
+}
+
+/// One life of the broker: a store, its queue groups and Kafka broker, and
+/// the tasks serving them. A crash ends it and starts the next.
+struct Generation {
+    store: Store,
+    kill: watch::Sender<bool>,
+    graceful: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Generation {
+    async fn start(
+        store: Store,
+        listener: &Arc<KafkaListener>,
+        config: &BrokerConfig,
+        fsync: Option<bool>,
+    ) -> anyhow::Result<(Self, pier_workbench::Core)> {
+        if let Some(on) = fsync {
+            store.set_fsync(on);
+        }
+        let clock: pier_core::SharedClock = Arc::new(SystemClock);
+        let queues = pier_core::queue::Queues::open(store.clone(), clock)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open queue groups: {e}"))?;
+        let broker = Broker::new(store.clone(), queues.clone(), config.clone());
+        let (kill, killed) = watch::channel(false);
+        let (graceful, stop) = watch::channel(false);
+        // Tasks stop on either signal.
+        let mut either = stop.clone();
+        let mut killed2 = killed.clone();
+        let (any, any_rx) = watch::channel(false);
+        let relay = tokio::spawn(async move {
+            tokio::select! {
+                _ = either.wait_for(|s| *s) => {}
+                _ = killed2.wait_for(|k| *k) => {}
+            }
+            let _ = any.send(true);
+        });
+        let tasks = vec![
+            relay,
+            tokio::spawn(pier_kafka::serve(
+                listener.clone(),
+                broker.clone(),
+                stop,
+                killed,
+            )),
+            tokio::spawn(tick_groups(broker.clone(), any_rx.clone())),
+            tokio::spawn(tick_queues(queues, broker.clone(), any_rx.clone())),
+            tokio::spawn(housekeeping(store.clone(), any_rx)),
+        ];
+        Ok((
+            Self {
+                store: store.clone(),
+                kill,
+                graceful,
+                tasks,
+            },
+            pier_workbench::Core { store, broker },
+        ))
+    }
+
+    /// Drops everything at once, as a crash would: the disk is halted
+    /// first, so nothing more reaches it.
+    async fn crash(self, how: Halt) {
+        self.store.faults().halt(how);
+        let _ = self.kill.send(true);
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        let store = self.store;
+        // The writer thread finds its disk gone and exits; do not wait
+        // forever if it is stuck in a slow fsync.
+        let closing = tokio::task::spawn_blocking(move || store.close());
+        let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
+    }
+
+    /// Stops accepting, lets connections finish their request, then lets
+    /// the store finish queued commits and checkpoint.
+    async fn shutdown(self) {
+        let _ = self.graceful.send(true);
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
+        }
+        let _ = self.kill.send(true);
+        let store = self.store;
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    }
+}
+
+/// What restarts the broker after a crash.
+struct Supervisor {
+    location: Location,
+    options: StoreOptions,
+    broker_config: BrokerConfig,
+    listener: Arc<KafkaListener>,
+    shutdown: watch::Receiver<bool>,
+    workbench: pier_workbench::Workbench,
+    generation: tokio::sync::Mutex<Option<Generation>>,
+}
+
+impl Supervisor {
+    async fn restart(&self, how: Halt) -> Result<pier_workbench::Recovery, String> {
+        let started = std::time::Instant::now();
+        let mut current = self.generation.lock().await;
+        if *self.shutdown.borrow() {
+            return Err("the server is shutting down".to_owned());
+        }
+        let Some(old) = current.take() else {
+            return Err("the broker is not running".to_owned());
+        };
+        let fsync = old.store.fsync_enabled();
+        tracing::warn!(?how, "crashing the broker on request");
+        old.crash(how).await;
+        let (store, open) = open_store(&self.location, &self.options)
+            .await
+            .map_err(|e| format!("reopening the store: {e:#}"))?;
+        let report = store.recovery().clone();
+        let (generation, core) =
+            Generation::start(store, &self.listener, &self.broker_config, Some(fsync))
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+        self.workbench.replace_core(core);
+        *current = Some(generation);
+        let topics = self.workbench.topics();
+        Ok(pier_workbench::Recovery {
+            took_ms: started.elapsed().as_millis() as u64,
+            open_ms: open.as_millis() as u64,
+            replayed_batches: report.replayed_batches as u64,
+            repaired: report.repaired,
+            topics: topics.len() as u32,
+            records: topics.iter().map(|t| t.records).sum(),
         })
     }
 }
@@ -227,15 +381,21 @@ async fn housekeeping(store: Store, mut stop: watch::Receiver<bool>) {
 }
 
 /// A running Pier: the Kafka listener over a store.
-#[derive(Debug)]
 pub struct Server {
     kafka_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
-    store: Store,
-    broker: Arc<Broker>,
-    workbench: pier_workbench::Workbench,
+    supervisor: Arc<Supervisor>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("kafka_addr", &self.kafka_addr)
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Server {
@@ -253,23 +413,38 @@ impl Server {
         self.http_addr
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The store of the broker running now (a crash replaces it).
+    pub fn store(&self) -> Store {
+        self.supervisor.workbench.store()
     }
 
-    pub fn broker(&self) -> &Arc<Broker> {
-        &self.broker
+    /// The broker running now.
+    pub fn broker(&self) -> Arc<Broker> {
+        self.supervisor.workbench.broker()
     }
 
     /// The facade the HTTP API and the desktop app drive.
     pub fn workbench(&self) -> &pier_workbench::Workbench {
-        &self.workbench
+        &self.supervisor.workbench
+    }
+
+    /// Crashes the broker (halting its disk the given way) and starts it
+    /// again on the same data, as the `broker_crash` and `power_loss` faults
+    /// do.
+    pub async fn crash_and_restart(&self, how: Halt) -> anyhow::Result<pier_workbench::Recovery> {
+        self.supervisor
+            .restart(how)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
     }
 
     /// Stops accepting, lets connections finish their current request,
     /// then lets the store finish queued commits and checkpoint.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
+        if let Some(generation) = self.supervisor.generation.lock().await.take() {
+            generation.shutdown().await;
+        }
         // Long-lived HTTP streams (SSE) never finish on their own: give
         // everything a moment, then cut what is left.
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
@@ -279,7 +454,5 @@ impl Server {
                 abort.abort();
             }
         }
-        let store = self.store.clone();
-        let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }
 }

@@ -236,7 +236,7 @@ export type PartitionLagPoint = { topic: string, partition: number, lag: number,
 
 export type QueueRate = { group: string, topic: string, accepted_per_sec: number, redelivered_per_sec: number, in_flight: number, waiting: number, backlog: number, dead_letter_depth: number, consumers: Array<QueueConsumer>, };
 
-export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample;
+export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample | { "kind": "fault" } & TimelineEntry;
 
 export type QueueSettings = { 
 /**
@@ -419,6 +419,115 @@ lease_ms?: number, };
 export type SimMember = { name: string, processed: number, failed: number, crashed: boolean, };
 
 export type Simulation = { "kind": "producer", id: number, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, error: string | null, };
+
+export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full";
+
+export type ScopeKind = "broker";
+
+export type ParamSpec = { name: string, 
+/**
+ * `ms`, `bytes`, `percent`…
+ */
+unit: string, min: number, max: number, default: number, about: string, };
+
+export type FaultSpec = { kind: FaultKind, title: string, 
+/**
+ * What happens, concretely.
+ */
+does: string, 
+/**
+ * What it teaches: which reliability feature it exercises and what to
+ * watch.
+ */
+teaches: string, params: Array<ParamSpec>, scopes: Array<ScopeKind>, 
+/**
+ * Happens once and cannot be healed; the broker recovers on its own.
+ */
+instant: boolean, };
+
+export type FaultRequest = { 
+/**
+ * One of the kinds in the catalog, e.g. `slow_fsync`.
+ */
+kind: string, 
+/**
+ * Parameters by name; missing ones take their default.
+ */
+params?: { [key in string]: number }, 
+/**
+ * Heal on its own after this long (1 ms to 1 hour); default: until
+ * healed. Not for instant faults.
+ */
+duration_ms?: number, };
+
+export type Fault = { id: number, kind: FaultKind, 
+/**
+ * Every parameter, defaults filled in.
+ */
+params: { [key in string]: number }, started_ms: number, 
+/**
+ * When it heals on its own, if it does.
+ */
+heals_at_ms: number | null, };
+
+export type FaultEvent = "started" | "healed" | "expired" | "recovered" | "failed";
+
+export type TimelineEntry = { 
+/**
+ * The fault this is about.
+ */
+fault: number, kind: FaultKind, event: FaultEvent, t_ms: number, 
+/**
+ * What happened, for people (e.g. what recovery found).
+ */
+detail: string, };
+
+export type Recovery = { 
+/**
+ * From the crash to accepting connections again.
+ */
+took_ms: number, 
+/**
+ * Opening the store, including log replay.
+ */
+open_ms: number, 
+/**
+ * Batches replayed from the write-ahead log.
+ */
+replayed_batches: number, 
+/**
+ * The database file needed repair (an unclean shutdown).
+ */
+repaired: boolean, topics: number, 
+/**
+ * Records stored after recovery, over all topics.
+ */
+records: number, };
+
+export type FaultStarted = { fault: Fault, 
+/**
+ * For crashes and power loss: what the restart found.
+ */
+recovery: Recovery | null, };
+
+export type Durability = { 
+/**
+ * fdatasync the log before every acknowledgement. Off, like Kafka's
+ * default, acknowledged records reach the disk with the next
+ * checkpoint (each second) and a power loss before that loses them.
+ */
+fsync: boolean, 
+/**
+ * Writes not yet fsynced are modelled as an OS page cache, so a power
+ * loss really drops them. Without it a power loss acts like a crash.
+ */
+page_cache_model: boolean, };
+
+export type DurabilityUpdate = { 
+/**
+ * fdatasync the log before every acknowledgement.
+ */
+fsync: boolean, };
 
 export type Problem = { 
 /**

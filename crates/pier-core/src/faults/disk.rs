@@ -204,6 +204,17 @@ impl DiskFaults {
         }
     }
 
+    /// Length of the largest file on this disk (capacity is per file).
+    pub fn largest_file_bytes(&self) -> u64 {
+        self.caches
+            .lock()
+            .expect("caches lock")
+            .iter()
+            .filter_map(|c| c.inner().ok()?.len().ok())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether writes are held until fsync (the page-cache model).
     pub fn models_page_cache(&self) -> bool {
         self.page_cache.load(Ordering::SeqCst)

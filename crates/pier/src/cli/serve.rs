@@ -34,6 +34,14 @@ pub struct ServeArgs {
     /// Partitions of auto-created topics (`num.partitions`).
     #[arg(long, default_value_t = 1)]
     num_partitions: u32,
+    /// Acknowledge without fsync (Kafka's default): faster, but a power
+    /// loss can take acknowledged records. Switchable at run time.
+    #[arg(long)]
+    no_fsync: bool,
+    /// Model the OS page cache: writes not yet fsynced are held so the
+    /// `power_loss` fault really loses them. Costs memory and some speed.
+    #[arg(long)]
+    page_cache_model: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -58,6 +66,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.no_http {
         builder = builder.http_addr(args.http);
     }
+    builder = builder.store_options(pier::pier_core::StoreOptions {
+        fsync: !args.no_fsync,
+        page_cache_model: args.page_cache_model,
+        ..pier::pier_core::StoreOptions::default()
+    });
     let data = if args.in_memory {
         "memory".to_owned()
     } else {
