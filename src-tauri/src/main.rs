@@ -123,6 +123,13 @@ async fn start_server(settings: &Settings, notes: &mut Vec<String>) -> anyhow::R
             auto_create_topics: settings.auto_create_topics,
             num_partitions: settings.default_partitions,
             advertised_host: None,
+            ..pier::BrokerConfig::default()
+        })
+        // A learning tool: let the power-loss fault really drop what was
+        // not yet fsynced.
+        .store_options(pier::pier_core::StoreOptions {
+            page_cache_model: true,
+            ..pier::pier_core::StoreOptions::default()
         })
         .start()
         .await

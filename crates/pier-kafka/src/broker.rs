@@ -19,6 +19,8 @@ pub struct BrokerConfig {
     pub num_partitions: u32,
     /// Host to advertise; `None` = the address the client connected to.
     pub advertised_host: Option<String>,
+    /// Network faults in force (shared by clones, kept across restarts).
+    pub network: crate::toxics::NetworkFaults,
 }
 
 impl Default for BrokerConfig {
@@ -27,6 +29,7 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             num_partitions: 1,
             advertised_host: None,
+            network: crate::toxics::NetworkFaults::default(),
         }
     }
 }

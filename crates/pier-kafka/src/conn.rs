@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -52,19 +52,47 @@ pub(crate) async fn run(
     };
     let (read, mut write) = socket.into_split();
     let mut read = BufReader::new(read);
+    let network = broker.config.network.clone();
+    let mut first = true;
     loop {
         let frame = tokio::select! {
             frame = read_frame(&mut read) => frame,
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
-        let result = match frame {
-            Ok(Some(frame)) => handle_frame(&ctx, id, frame).await,
+        let decoded = match frame {
+            Ok(Some(frame)) => decode_request(frame),
             Ok(None) => break,
             Err(e) => Err(e),
         };
+        let (client_id, produce) = match &decoded {
+            Ok(Decoded::Request { header, api, .. }) => {
+                (header.client_id.clone(), *api == ApiKey::Produce)
+            }
+            _ => (None, false),
+        };
+        let verdict = network.verdict(client_id.as_deref(), first, produce);
+        first = false;
+        if verdict.close_before {
+            tracing::info!(%peer, "network fault: connection reset");
+            break;
+        }
+        if verdict.drop_request {
+            continue;
+        }
+        let result = match decoded {
+            Ok(d) => handle_decoded(&ctx, id, d).await,
+            Err(e) => Err(e),
+        };
+        if verdict.close_after_produce {
+            tracing::info!(%peer, "network fault: produce handled, acknowledgement lost");
+            break;
+        }
         match result {
             Ok(Some(response)) => {
-                if let Err(e) = write.write_all(&response).await {
+                if let Err(e) = network
+                    .write(client_id.as_deref(), &mut write, &response)
+                    .await
+                {
                     tracing::debug!(%peer, error = %e, "write failed");
                     break;
                 }
@@ -144,10 +172,10 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, ConnError> {
     })
 }
 
-/// Decodes, dispatches and encodes one request. `Ok(None)`: no response
+/// Dispatches and encodes one decoded request. `Ok(None)`: no response
 /// (produce with acks=0).
-async fn handle_frame(ctx: &Ctx, id: u64, frame: Bytes) -> Result<Option<Bytes>, ConnError> {
-    let (header, api, version, request) = match decode_request(frame)? {
+async fn handle_decoded(ctx: &Ctx, id: u64, decoded: Decoded) -> Result<Option<Bytes>, ConnError> {
+    let (header, api, version, request) = match decoded {
         Decoded::UnsupportedApiVersions { correlation_id } => {
             // Kafka answers an unknown ApiVersions version with a v0 body
             // listing what it supports, so the client can pick again.

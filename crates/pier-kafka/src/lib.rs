@@ -7,10 +7,12 @@ mod broker;
 mod conn;
 mod server;
 pub mod share;
+pub mod toxics;
 
 pub use broker::{Broker, BrokerConfig, ClientInfo};
 pub use conn::{ConnError, Decoded, decode_request};
 pub use server::{KafkaListener, serve};
+pub use toxics::{NetworkFaults, ToxicKind};
 
 /// Largest request frame accepted (Kafka's `socket.request.max.bytes`).
 pub const REQUEST_MAX_BYTES: usize = 100 * 1024 * 1024;

@@ -59,6 +59,11 @@ pub async fn serve(
                 continue;
             }
         };
+        if broker.config.network.refuse_all() {
+            tracing::info!(%peer, "network fault: connection refused");
+            drop(socket);
+            continue;
+        }
         let broker = broker.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {

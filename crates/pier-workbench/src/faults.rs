@@ -15,6 +15,7 @@ use pier_core::faults::{
     Fault, FaultError, FaultEvent, FaultKind, FaultRegistry, FaultRequest, FaultSpec, Halt,
     PowerCut, TimelineEntry, ValidFault, timeline,
 };
+use pier_kafka::ToxicKind;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
@@ -216,12 +217,13 @@ impl Workbench {
                 "this broker cannot restart itself (it is not run by a Pier server)",
             ));
         }
-        let detail = self.apply(&valid)?;
+        let detail = self.describe(&valid);
         let (fault, entry) = self.faults.registry.lock().expect("registry lock").start(
             &valid,
             crate::now_ms(),
             detail,
         )?;
+        self.apply(&fault);
         self.publish(entry).await;
         let recovery = match valid.kind {
             FaultKind::BrokerCrash => Some(self.restart(&fault, Halt::ProcessCrash).await?),
@@ -263,6 +265,9 @@ impl Workbench {
             FaultKind::SlowFsync => store.faults().set_slow_sync_ms(0),
             FaultKind::DiskFull => store.faults().set_capacity_bytes(0),
             FaultKind::BrokerCrash | FaultKind::PowerLoss => {}
+            _ => {
+                self.broker().config.network.remove(id);
+            }
         }
         let poisoned = store.poisoned();
         let detail = match &poisoned {
@@ -290,31 +295,22 @@ impl Workbench {
             .clone()
     }
 
-    /// Flips the disk switches for a lasting fault; says what it did.
-    fn apply(&self, f: &ValidFault) -> Result<String, WorkbenchError> {
-        let store = self.store();
-        let disk = store.faults();
-        Ok(match f.kind {
-            FaultKind::FsyncFailure => {
-                disk.set_fail_sync(true);
-                "every fsync now fails with EIO".to_owned()
-            }
-            FaultKind::SlowFsync => {
-                disk.set_slow_sync_ms(f.param("delay_ms"));
-                format!("every fsync now takes {} ms longer", f.param("delay_ms"))
-            }
+    /// What starting `f` will do, for the timeline.
+    fn describe(&self, f: &ValidFault) -> String {
+        let who = match &f.client_id {
+            Some(c) => format!("client {c:?}"),
+            None => "every client".to_owned(),
+        };
+        let p = |name: &str| f.param(name);
+        match f.kind {
+            FaultKind::FsyncFailure => "every fsync now fails with EIO".to_owned(),
+            FaultKind::SlowFsync => format!("every fsync now takes {} ms longer", p("delay_ms")),
             FaultKind::DiskFull => {
-                let used = disk.largest_file_bytes();
-                disk.set_capacity_bytes(used + f.param("free_bytes"));
-                format!(
-                    "files may not grow past {} bytes ({} free)",
-                    used + f.param("free_bytes"),
-                    f.param("free_bytes")
-                )
+                format!("files may not grow past {} more bytes", p("free_bytes"))
             }
             FaultKind::BrokerCrash => "crashing the broker".to_owned(),
             FaultKind::PowerLoss => {
-                if disk.models_page_cache() {
+                if self.store().faults().models_page_cache() {
                     "cutting power: writes not yet fsynced are lost".to_owned()
                 } else {
                     "cutting power (the page cache is not modelled, so this acts like a crash; \
@@ -322,7 +318,73 @@ impl Workbench {
                         .to_owned()
                 }
             }
-        })
+            FaultKind::Latency => format!(
+                "responses to {who} delayed {} ms ± {} ms",
+                p("latency_ms"),
+                p("jitter_ms")
+            ),
+            FaultKind::Bandwidth => {
+                format!(
+                    "responses to {who} limited to {} bytes/s",
+                    p("bytes_per_sec")
+                )
+            }
+            FaultKind::ConnectionReset => {
+                format!(
+                    "every {} requests from {who} reset the connection",
+                    p("every")
+                )
+            }
+            FaultKind::Blackhole => format!("requests from {who} go unanswered"),
+            FaultKind::SliceResponses => format!(
+                "responses to {who} in {}-byte pieces, {} ms apart",
+                p("bytes"),
+                p("delay_ms")
+            ),
+            FaultKind::RefuseConnections => format!("new connections from {who} refused"),
+            FaultKind::LoseProduceAck => format!(
+                "the answer to every {} produce requests from {who} is lost",
+                p("every")
+            ),
+        }
+    }
+
+    /// Puts a lasting fault in force (instant ones act in `restart`).
+    fn apply(&self, f: &Fault) {
+        let store = self.store();
+        let disk = store.faults();
+        let p = |name: &str| f.params.get(name).copied().unwrap_or(0);
+        let network = |kind: ToxicKind| {
+            self.broker()
+                .config
+                .network
+                .set(f.id, f.client_id.clone(), kind);
+        };
+        match f.kind {
+            FaultKind::FsyncFailure => disk.set_fail_sync(true),
+            FaultKind::SlowFsync => disk.set_slow_sync_ms(p("delay_ms")),
+            FaultKind::DiskFull => {
+                disk.set_capacity_bytes(disk.largest_file_bytes() + p("free_bytes"));
+            }
+            FaultKind::BrokerCrash | FaultKind::PowerLoss => {}
+            FaultKind::Latency => network(ToxicKind::Latency {
+                latency_ms: p("latency_ms"),
+                jitter_ms: p("jitter_ms"),
+            }),
+            FaultKind::Bandwidth => network(ToxicKind::Bandwidth {
+                bytes_per_sec: p("bytes_per_sec"),
+            }),
+            FaultKind::ConnectionReset => network(ToxicKind::Reset { every: p("every") }),
+            FaultKind::Blackhole => network(ToxicKind::Blackhole),
+            FaultKind::SliceResponses => network(ToxicKind::Slice {
+                bytes: p("bytes"),
+                delay_ms: p("delay_ms"),
+            }),
+            FaultKind::RefuseConnections => network(ToxicKind::Refuse),
+            FaultKind::LoseProduceAck => {
+                network(ToxicKind::LoseProduceAck { every: p("every") });
+            }
+        }
     }
 
     /// Crashes and restarts the broker; lasting disk faults die with the

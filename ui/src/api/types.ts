@@ -420,9 +420,9 @@ export type SimMember = { name: string, processed: number, failed: number, crash
 
 export type Simulation = { "kind": "producer", id: number, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, error: string | null, };
 
-export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full";
+export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full" | "latency" | "bandwidth" | "connection_reset" | "blackhole" | "slice_responses" | "refuse_connections" | "lose_produce_ack";
 
-export type ScopeKind = "broker";
+export type ScopeKind = "broker" | "client_id";
 
 export type ParamSpec = { name: string, 
 /**
@@ -458,13 +458,22 @@ params?: { [key in string]: number },
  * Heal on its own after this long (1 ms to 1 hour); default: until
  * healed. Not for instant faults.
  */
-duration_ms?: number, };
+duration_ms?: number, 
+/**
+ * Network faults only: affect just the connections of this
+ * `client.id` (default: every client).
+ */
+client_id?: string, };
 
 export type Fault = { id: number, kind: FaultKind, 
 /**
  * Every parameter, defaults filled in.
  */
-params: { [key in string]: number }, started_ms: number, 
+params: { [key in string]: number }, 
+/**
+ * The one client affected, if not all.
+ */
+client_id: string | null, started_ms: number, 
 /**
  * When it heals on its own, if it does.
  */

@@ -27,15 +27,29 @@ pub enum FaultKind {
     FsyncFailure,
     SlowFsync,
     DiskFull,
+    Latency,
+    Bandwidth,
+    ConnectionReset,
+    Blackhole,
+    SliceResponses,
+    RefuseConnections,
+    LoseProduceAck,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::BrokerCrash,
         FaultKind::PowerLoss,
         FaultKind::FsyncFailure,
         FaultKind::SlowFsync,
         FaultKind::DiskFull,
+        FaultKind::Latency,
+        FaultKind::Bandwidth,
+        FaultKind::ConnectionReset,
+        FaultKind::Blackhole,
+        FaultKind::SliceResponses,
+        FaultKind::RefuseConnections,
+        FaultKind::LoseProduceAck,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,7 +59,28 @@ impl FaultKind {
             FaultKind::FsyncFailure => "fsync_failure",
             FaultKind::SlowFsync => "slow_fsync",
             FaultKind::DiskFull => "disk_full",
+            FaultKind::Latency => "latency",
+            FaultKind::Bandwidth => "bandwidth",
+            FaultKind::ConnectionReset => "connection_reset",
+            FaultKind::Blackhole => "blackhole",
+            FaultKind::SliceResponses => "slice_responses",
+            FaultKind::RefuseConnections => "refuse_connections",
+            FaultKind::LoseProduceAck => "lose_produce_ack",
         }
+    }
+
+    /// Acts on Kafka connections (and can target one client id).
+    pub fn is_network(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Latency
+                | FaultKind::Bandwidth
+                | FaultKind::ConnectionReset
+                | FaultKind::Blackhole
+                | FaultKind::SliceResponses
+                | FaultKind::RefuseConnections
+                | FaultKind::LoseProduceAck
+        )
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -63,8 +98,10 @@ impl FaultKind {
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema, ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeKind {
-    /// The whole broker.
+    /// The whole broker (every client).
     Broker,
+    /// The Kafka connections of one `client.id`.
+    ClientId,
 }
 
 /// One parameter of a fault kind.
@@ -180,6 +217,108 @@ pub fn spec(kind: FaultKind) -> FaultSpec {
                 "Room left beyond what the data files use now.",
             )],
         ),
+        FaultKind::Latency => (
+            "Network latency",
+            "Every response to the affected Kafka clients is held back by a \
+             delay, with random jitter.",
+            "How clients cope with a slow network: producers batch more \
+             (linger), consumers fetch bigger chunks, and timeouts shorter \
+             than the round trip fail. Watch end-to-end latency rise while \
+             throughput holds.",
+            vec![
+                param(
+                    "latency_ms",
+                    "ms",
+                    0,
+                    60_000,
+                    100,
+                    "Added to every response.",
+                ),
+                param(
+                    "jitter_ms",
+                    "ms",
+                    0,
+                    60_000,
+                    0,
+                    "Random extra, plus or minus.",
+                ),
+            ],
+        ),
+        FaultKind::Bandwidth => (
+            "Bandwidth limit",
+            "Responses to the affected clients are written no faster than a \
+             given rate.",
+            "Consumers falling behind a fast producer: lag grows while the \
+             link is the bottleneck, and shrinks when it heals.",
+            vec![param(
+                "bytes_per_sec",
+                "bytes/s",
+                100,
+                1 << 30,
+                100_000,
+                "Most bytes written per second, per connection.",
+            )],
+        ),
+        FaultKind::ConnectionReset => (
+            "Connection reset",
+            "Every n-th request from the affected clients closes its \
+             connection before the broker handles it.",
+            "Retries: clients reconnect and send the request again; nothing \
+             is lost or doubled, because the broker never saw it.",
+            vec![param(
+                "every",
+                "requests",
+                1,
+                1_000_000,
+                10,
+                "Reset on this many requests (1 = every one).",
+            )],
+        ),
+        FaultKind::Blackhole => (
+            "Blackhole",
+            "The broker stops answering the affected clients: their requests \
+             are read and dropped, the connections stay open.",
+            "Timeouts: a silent peer is worse than a dead one. Clients wait for \
+             their request timeout, then reconnect and retry; consumer groups \
+             rebalance once sessions expire.",
+            vec![],
+        ),
+        FaultKind::SliceResponses => (
+            "Sliced responses",
+            "Responses are written in small pieces with pauses between them.",
+            "Framing: a client must reassemble a response from whatever pieces \
+             the network delivers. Correct clients just get slower.",
+            vec![
+                param("bytes", "bytes", 1, 1 << 20, 16, "Size of each piece."),
+                param("delay_ms", "ms", 0, 10_000, 1, "Pause between pieces."),
+            ],
+        ),
+        FaultKind::RefuseConnections => (
+            "Refuse connections",
+            "New connections are closed at once (for one client id: at its \
+             first request); open ones keep working.",
+            "Reconnect backoff: clients retry with growing pauses and get back \
+             in once the broker accepts again.",
+            vec![],
+        ),
+        FaultKind::LoseProduceAck => (
+            "Lose produce acknowledgements",
+            "Every n-th produce request is written and fsynced, but its \
+             connection closes instead of answering, so the producer never \
+             learns it succeeded.",
+            "Idempotence: the producer retries a batch that was in fact \
+             stored. With enable.idempotence the broker recognises the retry \
+             by producer id and sequence and stores it once; without it the \
+             retry is a duplicate.",
+            vec![param(
+                "every",
+                "requests",
+                1,
+                1_000_000,
+                3,
+                "Lose the answer to this many produce requests (1 = every one).",
+            )],
+        ),
     };
     FaultSpec {
         kind,
@@ -187,7 +326,11 @@ pub fn spec(kind: FaultKind) -> FaultSpec {
         does: does.to_owned(),
         teaches: teaches.to_owned(),
         params,
-        scopes: vec![ScopeKind::Broker],
+        scopes: if kind.is_network() {
+            vec![ScopeKind::Broker, ScopeKind::ClientId]
+        } else {
+            vec![ScopeKind::Broker]
+        },
         instant: kind.is_instant(),
     }
 }
@@ -208,6 +351,11 @@ pub struct FaultRequest {
     #[serde(default)]
     #[cfg_attr(feature = "schema", ts(optional))]
     pub duration_ms: Option<u64>,
+    /// Network faults only: affect just the connections of this
+    /// `client.id` (default: every client).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", ts(optional))]
+    pub client_id: Option<String>,
 }
 
 /// A fault that is on now.
@@ -218,6 +366,8 @@ pub struct Fault {
     pub kind: FaultKind,
     /// Every parameter, defaults filled in.
     pub params: BTreeMap<String, u64>,
+    /// The one client affected, if not all.
+    pub client_id: Option<String>,
     pub started_ms: i64,
     /// When it heals on its own, if it does.
     pub heals_at_ms: Option<i64>,
@@ -276,6 +426,10 @@ pub enum FaultError {
     InstantWithDuration(&'static str),
     #[error("{0} is already active (fault {1}); heal it first")]
     AlreadyActive(&'static str, u64),
+    #[error("{0} affects the whole broker; client_id is only for network faults")]
+    NotPerClient(&'static str),
+    #[error("client_id must be 1–255 characters")]
+    BadClientId,
     #[error("no active fault {0}")]
     NotActive(u64),
     #[error("{ACTIVE_MAX} faults are active; heal some first")]
@@ -288,6 +442,7 @@ pub struct ValidFault {
     pub kind: FaultKind,
     pub params: BTreeMap<String, u64>,
     pub duration_ms: Option<u64>,
+    pub client_id: Option<String>,
 }
 
 impl ValidFault {
@@ -346,10 +501,19 @@ impl FaultRequest {
                 return Err(FaultError::BadDuration(d));
             }
         }
+        if let Some(c) = &self.client_id {
+            if !kind.is_network() {
+                return Err(FaultError::NotPerClient(kind.name()));
+            }
+            if c.is_empty() || c.len() > 255 {
+                return Err(FaultError::BadClientId);
+            }
+        }
         Ok(ValidFault {
             kind,
             params,
             duration_ms: self.duration_ms,
+            client_id: self.client_id.clone(),
         })
     }
 }
@@ -386,7 +550,11 @@ impl FaultRegistry {
     /// Checks that `f` may start now (nothing of its kind active, room
     /// left) without changing anything.
     pub fn check_start(&self, f: &ValidFault) -> Result<(), FaultError> {
-        if let Some(a) = self.active.values().find(|a| a.kind == f.kind) {
+        if let Some(a) = self
+            .active
+            .values()
+            .find(|a| a.kind == f.kind && a.client_id == f.client_id)
+        {
             return Err(FaultError::AlreadyActive(f.kind.name(), a.id));
         }
         if self.active.len() >= ACTIVE_MAX {
@@ -409,6 +577,7 @@ impl FaultRegistry {
             id: self.next_id,
             kind: f.kind,
             params: f.params.clone(),
+            client_id: f.client_id.clone(),
             started_ms: now_ms,
             heals_at_ms: f.duration_ms.map(|d| now_ms.saturating_add(d as i64)),
         };
@@ -485,6 +654,7 @@ mod tests {
             kind: kind.to_owned(),
             params: Some(params.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
             duration_ms,
+            client_id: None,
         }
     }
 

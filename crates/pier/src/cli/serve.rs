@@ -62,6 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             auto_create_topics: !args.no_auto_create_topics,
             num_partitions: args.num_partitions,
             advertised_host: args.advertised_host,
+            ..BrokerConfig::default()
         });
     if !args.no_http {
         builder = builder.http_addr(args.http);
