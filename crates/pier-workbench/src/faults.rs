@@ -80,6 +80,7 @@ pub(crate) struct FaultState {
     order: tokio::sync::Mutex<()>,
     /// Entries noted so far (for live events) and the newest of them.
     noted: Mutex<(u64, VecDeque<TimelineEntry>)>,
+    pub(crate) consumers: Mutex<crate::consumer_faults::ConsumerFaults>,
 }
 
 impl Default for FaultState {
@@ -89,6 +90,7 @@ impl Default for FaultState {
             restarter: Mutex::new(None),
             order: tokio::sync::Mutex::new(()),
             noted: Mutex::new((0, VecDeque::new())),
+            consumers: Mutex::default(),
         }
     }
 }
@@ -212,7 +214,9 @@ impl Workbench {
             .lock()
             .expect("registry lock")
             .check_start(&valid)?;
-        if valid.kind.is_instant() && self.restarter().is_none() {
+        self.check_consumer_target(valid.member.as_deref(), valid.topic.as_deref())?;
+        let restarts = matches!(valid.kind, FaultKind::BrokerCrash | FaultKind::PowerLoss);
+        if restarts && self.restarter().is_none() {
             return Err(WorkbenchError::unavailable(
                 "this broker cannot restart itself (it is not run by a Pier server)",
             ));
@@ -264,10 +268,13 @@ impl Workbench {
             FaultKind::FsyncFailure => store.faults().set_fail_sync(false),
             FaultKind::SlowFsync => store.faults().set_slow_sync_ms(0),
             FaultKind::DiskFull => store.faults().set_capacity_bytes(0),
-            FaultKind::BrokerCrash | FaultKind::PowerLoss => {}
-            _ => {
+            FaultKind::SlowConsumer | FaultKind::PoisonMessages => {
+                self.consumer_faults().remove(id);
+            }
+            kind if kind.is_network() => {
                 self.broker().config.network.remove(id);
             }
+            _ => {}
         }
         let poisoned = store.poisoned();
         let detail = match &poisoned {
@@ -302,6 +309,8 @@ impl Workbench {
             None => "every client".to_owned(),
         };
         let p = |name: &str| f.param(name);
+        let member = format!("consumer {:?}", f.member.as_deref().unwrap_or_default());
+        let topic = format!("{:?}", f.topic.as_deref().unwrap_or_default());
         match f.kind {
             FaultKind::FsyncFailure => "every fsync now fails with EIO".to_owned(),
             FaultKind::SlowFsync => format!("every fsync now takes {} ms longer", p("delay_ms")),
@@ -346,6 +355,17 @@ impl Workbench {
                 "the answer to every {} produce requests from {who} is lost",
                 p("every")
             ),
+            FaultKind::KillConsumer => format!("killing {member}"),
+            FaultKind::SlowConsumer => {
+                format!("{member} takes {} ms longer per record", p("delay_ms"))
+            }
+            FaultKind::CrashBeforeAck => {
+                format!("{member} will crash after processing, before acknowledging")
+            }
+            FaultKind::PoisonMessages => format!(
+                "every record of {topic} at an offset divisible by {} fails in every consumer",
+                p("every")
+            ),
         }
     }
 
@@ -384,6 +404,10 @@ impl Workbench {
             FaultKind::LoseProduceAck => {
                 network(ToxicKind::LoseProduceAck { every: p("every") });
             }
+            FaultKind::KillConsumer
+            | FaultKind::SlowConsumer
+            | FaultKind::CrashBeforeAck
+            | FaultKind::PoisonMessages => self.consumer_faults().add(f),
         }
     }
 

@@ -6,6 +6,7 @@
 //! fresh by `tests/bindings.rs`).
 
 mod browse;
+mod consumer_faults;
 mod events;
 mod faults;
 mod groups;

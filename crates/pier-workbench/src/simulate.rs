@@ -101,6 +101,9 @@ pub enum Simulation {
         group: String,
         queue_group: String,
         members: Vec<SimMember>,
+        /// Records processed a second time because a consumer crashed
+        /// after processing them but before acknowledging.
+        processed_twice: u64,
         error: Option<String>,
     },
 }
@@ -123,7 +126,32 @@ enum Kind {
         topic: String,
         group: String,
         members: Vec<(String, Arc<Counters>)>,
+        twice: Arc<Twice>,
     },
+}
+
+/// Records processed by a consumer that crashed before acknowledging
+/// them, to count the ones processed again.
+#[derive(Debug, Default)]
+struct Twice {
+    unacked: Mutex<std::collections::BTreeSet<(u32, u64)>>,
+    count: AtomicU64,
+}
+
+impl Twice {
+    fn remember(&self, partition: u32, offset: u64) {
+        self.unacked
+            .lock()
+            .expect("twice lock")
+            .insert((partition, offset));
+    }
+
+    fn seen_again(&self, partition: u32, offset: u64) -> bool {
+        self.unacked
+            .lock()
+            .expect("twice lock")
+            .remove(&(partition, offset))
+    }
 }
 
 #[derive(Debug)]
@@ -288,12 +316,14 @@ impl Workbench {
         let stop = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
         let mut members = Vec::new();
+        let twice = Arc::new(Twice::default());
         for m in 0..req.members {
             let name = format!("{}-{}", req.group, m + 1);
             let counters = Arc::new(Counters::default());
             members.push((name.clone(), counters.clone()));
             let (wb, group, stop, error) =
                 (wb.clone(), queue_group.clone(), stop.clone(), error.clone());
+            let (topic, twice) = (req.topic.clone(), twice.clone());
             let crash_after = req.crash_after;
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
@@ -313,6 +343,13 @@ impl Workbench {
                             continue;
                         }
                     };
+                    if wb.consumer_faults().take_kill(&name) {
+                        // Killed mid-batch: what it holds comes back when
+                        // the leases run out.
+                        counters.crashed.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    let crash_before_ack = wb.consumer_faults().take_crash_before_ack(&name);
                     for d in got {
                         if stop.load(Ordering::Relaxed) {
                             return;
@@ -324,10 +361,29 @@ impl Workbench {
                             counters.crashed.store(true, Ordering::Relaxed);
                             return;
                         }
-                        if processing > 0 {
-                            tokio::time::sleep(Duration::from_millis(processing.into())).await;
+                        let (extra, poison) = {
+                            let faults = wb.consumer_faults();
+                            (
+                                faults.extra_delay_ms(&name),
+                                faults.is_poison(&topic, d.offset),
+                            )
+                        };
+                        let took = u64::from(processing) + extra;
+                        if took > 0 {
+                            tokio::time::sleep(Duration::from_millis(took)).await;
                         }
-                        let fail = failure > 0.0 && rand::rng().random::<f64>() < failure;
+                        // The work is done (its side effects happened):
+                        // seen before means it was done twice.
+                        if twice.seen_again(d.partition, d.offset) {
+                            twice.count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if crash_before_ack {
+                            counters.processed.fetch_add(1, Ordering::Relaxed);
+                            twice.remember(d.partition, d.offset);
+                            continue;
+                        }
+                        let fail =
+                            poison || (failure > 0.0 && rand::rng().random::<f64>() < failure);
                         let action = if fail {
                             AckAction::Release { delay_ms: None }
                         } else {
@@ -359,6 +415,11 @@ impl Workbench {
                             }
                         }
                     }
+                    if crash_before_ack {
+                        // Processed, never acknowledged: it all comes back.
+                        counters.crashed.store(true, Ordering::Relaxed);
+                        return;
+                    }
                 }
                 let _ = wb.broker().queues.leave(&group, &name).await;
             });
@@ -370,6 +431,7 @@ impl Workbench {
                     topic: req.topic,
                     group: req.group,
                     members,
+                    twice,
                 },
                 stop,
                 error,
@@ -385,6 +447,21 @@ impl Workbench {
             .get(&id)
             .ok_or_else(|| WorkbenchError::not_found(format!("no simulation {id}")))?;
         Ok(describe(id, r))
+    }
+
+    /// Names of simulated consumers running now (not crashed).
+    pub(crate) fn live_sim_members(&self) -> Vec<String> {
+        let sims = self.sims.lock().expect("sims lock");
+        sims.running
+            .values()
+            .filter_map(|r| match &r.kind {
+                Kind::Consumers { members, .. } => Some(members),
+                Kind::Producer { .. } => None,
+            })
+            .flatten()
+            .filter(|(_, c)| !c.crashed.load(Ordering::Relaxed))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     pub fn simulations(&self) -> Vec<Simulation> {
@@ -421,6 +498,7 @@ fn describe(id: u64, r: &Running) -> Simulation {
             topic,
             group,
             members,
+            twice,
         } => Simulation::Consumers {
             id,
             topic: topic.clone(),
@@ -435,6 +513,7 @@ fn describe(id: u64, r: &Running) -> Simulation {
                     crashed: c.crashed.load(Ordering::Relaxed),
                 })
                 .collect(),
+            processed_twice: twice.count.load(Ordering::Relaxed),
             error,
         },
     }

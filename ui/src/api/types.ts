@@ -418,11 +418,16 @@ lease_ms?: number, };
 
 export type SimMember = { name: string, processed: number, failed: number, crashed: boolean, };
 
-export type Simulation = { "kind": "producer", id: number, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, error: string | null, };
+export type Simulation = { "kind": "producer", id: number, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, 
+/**
+ * Records processed a second time because a consumer crashed
+ * after processing them but before acknowledging.
+ */
+processed_twice: number, error: string | null, };
 
-export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full" | "latency" | "bandwidth" | "connection_reset" | "blackhole" | "slice_responses" | "refuse_connections" | "lose_produce_ack";
+export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full" | "latency" | "bandwidth" | "connection_reset" | "blackhole" | "slice_responses" | "refuse_connections" | "lose_produce_ack" | "kill_consumer" | "slow_consumer" | "crash_before_ack" | "poison_messages";
 
-export type ScopeKind = "broker" | "client_id";
+export type ScopeKind = "broker" | "client_id" | "member" | "topic";
 
 export type ParamSpec = { name: string, 
 /**
@@ -463,7 +468,15 @@ duration_ms?: number,
  * Network faults only: affect just the connections of this
  * `client.id` (default: every client).
  */
-client_id?: string, };
+client_id?: string, 
+/**
+ * Consumer faults: the simulated consumer to hit (required).
+ */
+member?: string, 
+/**
+ * Poison messages: the topic whose records are poison (required).
+ */
+topic?: string, };
 
 export type Fault = { id: number, kind: FaultKind, 
 /**
@@ -473,7 +486,15 @@ params: { [key in string]: number },
 /**
  * The one client affected, if not all.
  */
-client_id: string | null, started_ms: number, 
+client_id: string | null, 
+/**
+ * The simulated consumer affected (consumer faults).
+ */
+member: string | null, 
+/**
+ * The topic affected (poison messages).
+ */
+topic: string | null, started_ms: number, 
 /**
  * When it heals on its own, if it does.
  */

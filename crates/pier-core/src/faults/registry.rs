@@ -34,10 +34,14 @@ pub enum FaultKind {
     SliceResponses,
     RefuseConnections,
     LoseProduceAck,
+    KillConsumer,
+    SlowConsumer,
+    CrashBeforeAck,
+    PoisonMessages,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::BrokerCrash,
         FaultKind::PowerLoss,
         FaultKind::FsyncFailure,
@@ -50,6 +54,10 @@ impl FaultKind {
         FaultKind::SliceResponses,
         FaultKind::RefuseConnections,
         FaultKind::LoseProduceAck,
+        FaultKind::KillConsumer,
+        FaultKind::SlowConsumer,
+        FaultKind::CrashBeforeAck,
+        FaultKind::PoisonMessages,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,7 +74,19 @@ impl FaultKind {
             FaultKind::SliceResponses => "slice_responses",
             FaultKind::RefuseConnections => "refuse_connections",
             FaultKind::LoseProduceAck => "lose_produce_ack",
+            FaultKind::KillConsumer => "kill_consumer",
+            FaultKind::SlowConsumer => "slow_consumer",
+            FaultKind::CrashBeforeAck => "crash_before_ack",
+            FaultKind::PoisonMessages => "poison_messages",
         }
+    }
+
+    /// Acts on one simulated consumer (a group member).
+    pub fn is_per_member(self) -> bool {
+        matches!(
+            self,
+            FaultKind::KillConsumer | FaultKind::SlowConsumer | FaultKind::CrashBeforeAck
+        )
     }
 
     /// Acts on Kafka connections (and can target one client id).
@@ -89,7 +109,13 @@ impl FaultKind {
 
     /// Happens once (a crash) instead of staying until healed.
     pub fn is_instant(self) -> bool {
-        matches!(self, FaultKind::BrokerCrash | FaultKind::PowerLoss)
+        matches!(
+            self,
+            FaultKind::BrokerCrash
+                | FaultKind::PowerLoss
+                | FaultKind::KillConsumer
+                | FaultKind::CrashBeforeAck
+        )
     }
 }
 
@@ -102,6 +128,10 @@ pub enum ScopeKind {
     Broker,
     /// The Kafka connections of one `client.id`.
     ClientId,
+    /// One simulated consumer (`member`, e.g. `billing-2`).
+    Member,
+    /// The records of one topic.
+    Topic,
 }
 
 /// One parameter of a fault kind.
@@ -319,6 +349,58 @@ pub fn spec(kind: FaultKind) -> FaultSpec {
                 "Lose the answer to this many produce requests (1 = every one).",
             )],
         ),
+        FaultKind::KillConsumer => (
+            "Kill a consumer",
+            "One simulated consumer dies mid-batch: it stops at once, without \
+             acknowledging what it holds or leaving its group.",
+            "Leases: the records it held are not lost. When their leases run \
+             out they are delivered again, to the consumers still alive, and \
+             their delivery count goes up.",
+            vec![],
+        ),
+        FaultKind::SlowConsumer => (
+            "Slow consumer",
+            "One simulated consumer takes longer over every record.",
+            "Load balancing: the others take more of the work, because a \
+             consumer only gets new records when it asks. If processing \
+             outlasts the lease, records are redelivered while still being \
+             worked on.",
+            vec![param(
+                "delay_ms",
+                "ms",
+                1,
+                60_000,
+                500,
+                "Extra time per record.",
+            )],
+        ),
+        FaultKind::CrashBeforeAck => (
+            "Crash before acknowledging",
+            "One simulated consumer processes its current records, then dies \
+             before acknowledging them.",
+            "At-least-once delivery: those records come back and are processed \
+             a second time by someone else. Processing must be idempotent \
+             (or deduplicated) for the outcome to stay right; the group's \
+             'processed twice' count shows how often it happened.",
+            vec![],
+        ),
+        FaultKind::PoisonMessages => (
+            "Poison messages",
+            "Every n-th record of a topic (by offset) fails in every simulated \
+             consumer, every time.",
+            "Retries with backoff and the dead-letter topic: a poison record is \
+             released, redelivered after a growing pause, and after the last \
+             allowed delivery moved to the dead-letter topic so it stops \
+             blocking the rest.",
+            vec![param(
+                "every",
+                "records",
+                1,
+                1_000_000,
+                10,
+                "Records whose offset is a multiple of this are poison.",
+            )],
+        ),
     };
     FaultSpec {
         kind,
@@ -328,6 +410,10 @@ pub fn spec(kind: FaultKind) -> FaultSpec {
         params,
         scopes: if kind.is_network() {
             vec![ScopeKind::Broker, ScopeKind::ClientId]
+        } else if kind.is_per_member() {
+            vec![ScopeKind::Member]
+        } else if kind == FaultKind::PoisonMessages {
+            vec![ScopeKind::Topic]
         } else {
             vec![ScopeKind::Broker]
         },
@@ -356,6 +442,14 @@ pub struct FaultRequest {
     #[serde(default)]
     #[cfg_attr(feature = "schema", ts(optional))]
     pub client_id: Option<String>,
+    /// Consumer faults: the simulated consumer to hit (required).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", ts(optional))]
+    pub member: Option<String>,
+    /// Poison messages: the topic whose records are poison (required).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", ts(optional))]
+    pub topic: Option<String>,
 }
 
 /// A fault that is on now.
@@ -368,6 +462,10 @@ pub struct Fault {
     pub params: BTreeMap<String, u64>,
     /// The one client affected, if not all.
     pub client_id: Option<String>,
+    /// The simulated consumer affected (consumer faults).
+    pub member: Option<String>,
+    /// The topic affected (poison messages).
+    pub topic: Option<String>,
     pub started_ms: i64,
     /// When it heals on its own, if it does.
     pub heals_at_ms: Option<i64>,
@@ -430,6 +528,10 @@ pub enum FaultError {
     NotPerClient(&'static str),
     #[error("client_id must be 1–255 characters")]
     BadClientId,
+    #[error("{0} needs a {1}")]
+    Missing(&'static str, &'static str),
+    #[error("{0} takes no {1}")]
+    Unexpected(&'static str, &'static str),
     #[error("no active fault {0}")]
     NotActive(u64),
     #[error("{ACTIVE_MAX} faults are active; heal some first")]
@@ -443,6 +545,8 @@ pub struct ValidFault {
     pub params: BTreeMap<String, u64>,
     pub duration_ms: Option<u64>,
     pub client_id: Option<String>,
+    pub member: Option<String>,
+    pub topic: Option<String>,
 }
 
 impl ValidFault {
@@ -509,11 +613,24 @@ impl FaultRequest {
                 return Err(FaultError::BadClientId);
             }
         }
+        let name = kind.name();
+        match (kind.is_per_member(), &self.member) {
+            (true, None) => return Err(FaultError::Missing(name, "member")),
+            (false, Some(_)) => return Err(FaultError::Unexpected(name, "member")),
+            _ => {}
+        }
+        match (kind == FaultKind::PoisonMessages, &self.topic) {
+            (true, None) => return Err(FaultError::Missing(name, "topic")),
+            (false, Some(_)) => return Err(FaultError::Unexpected(name, "topic")),
+            _ => {}
+        }
         Ok(ValidFault {
             kind,
             params,
             duration_ms: self.duration_ms,
             client_id: self.client_id.clone(),
+            member: self.member.clone(),
+            topic: self.topic.clone(),
         })
     }
 }
@@ -550,11 +667,12 @@ impl FaultRegistry {
     /// Checks that `f` may start now (nothing of its kind active, room
     /// left) without changing anything.
     pub fn check_start(&self, f: &ValidFault) -> Result<(), FaultError> {
-        if let Some(a) = self
-            .active
-            .values()
-            .find(|a| a.kind == f.kind && a.client_id == f.client_id)
-        {
+        if let Some(a) = self.active.values().find(|a| {
+            a.kind == f.kind
+                && a.client_id == f.client_id
+                && a.member == f.member
+                && a.topic == f.topic
+        }) {
             return Err(FaultError::AlreadyActive(f.kind.name(), a.id));
         }
         if self.active.len() >= ACTIVE_MAX {
@@ -578,6 +696,8 @@ impl FaultRegistry {
             kind: f.kind,
             params: f.params.clone(),
             client_id: f.client_id.clone(),
+            member: f.member.clone(),
+            topic: f.topic.clone(),
             started_ms: now_ms,
             heals_at_ms: f.duration_ms.map(|d| now_ms.saturating_add(d as i64)),
         };
@@ -654,7 +774,7 @@ mod tests {
             kind: kind.to_owned(),
             params: Some(params.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
             duration_ms,
-            client_id: None,
+            ..FaultRequest::default()
         }
     }
 
