@@ -449,11 +449,12 @@ impl Workbench {
                     FaultEvent::Recovered,
                     format!(
                         "back in {} ms (store opened in {} ms): {} batches replayed from the log, \
-                         {} topics, {} records{}",
+                         {} topic{}, {} records{}",
                         recovery.took_ms,
                         recovery.open_ms,
                         recovery.replayed_batches,
                         recovery.topics,
+                        if recovery.topics == 1 { "" } else { "s" },
                         recovery.records,
                         if recovery.repaired {
                             ", database file repaired"

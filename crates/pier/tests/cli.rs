@@ -276,3 +276,60 @@ fn a_missing_server_is_explained() {
         "{err}"
     );
 }
+
+#[test]
+fn faults_from_the_command_line() {
+    let s = serve();
+    assert!(ok(&s, &["fault", "kinds"]).contains("-p delay_ms=N"));
+    assert!(ok(&s, &["fault", "list"]).contains("no active faults"));
+    ok(&s, &["topic", "create", "orders"]);
+    ok(
+        &s,
+        &[
+            "produce",
+            "orders",
+            "--value",
+            "o-{{seq}}",
+            "--count",
+            "100",
+        ],
+    );
+    let started = ok(
+        &s,
+        &[
+            "fault",
+            "start",
+            "slow_fsync",
+            "-p",
+            "delay_ms=20",
+            "--for",
+            "10m",
+        ],
+    );
+    assert!(started.starts_with("started 1  slow_fsync"), "{started}");
+    assert!(ok(&s, &["fault", "list"]).contains("delay_ms=20"));
+    let crash = ok(&s, &["fault", "start", "broker_crash"]);
+    assert!(crash.contains("broker back in"), "{crash}");
+    assert!(crash.contains("1 topic, 100 records"), "{crash}");
+    assert!(
+        ok(&s, &["fault", "list"]).contains("no active faults"),
+        "the restart cleared it"
+    );
+    let timeline = ok(&s, &["fault", "timeline"]);
+    assert_eq!(timeline.lines().count(), 4, "{timeline}");
+    assert!(
+        timeline.contains("cleared by the broker restart"),
+        "{timeline}"
+    );
+    assert!(ok(&s, &["durability", "off"]).starts_with("fsync off"));
+    assert!(ok(&s, &["durability"]).starts_with("fsync off"));
+    assert!(ok(&s, &["durability", "on"]).starts_with("fsync on"));
+    // Mistakes are one clear line and change nothing.
+    assert!(fails(&s, &["fault", "start", "meteor"]).contains("unknown fault kind \"meteor\""));
+    assert!(
+        fails(&s, &["fault", "start", "latency", "-p", "latency_ms=-1"]).contains("not a whole")
+    );
+    assert!(fails(&s, &["fault", "start", "latency", "--for", "soon"]).contains("--for wants"));
+    assert!(fails(&s, &["fault", "heal", "42"]).contains("no active fault 42"));
+    assert_eq!(ok(&s, &["fault", "timeline"]), timeline);
+}

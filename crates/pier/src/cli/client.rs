@@ -121,6 +121,28 @@ impl Client {
         )
     }
 
+    pub fn put<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.finish(
+            what,
+            self.agent
+                .put(format!("{}{path}", self.base))
+                .send_json(body),
+        )
+    }
+
+    /// A DELETE whose answer has a body.
+    pub fn delete_json<T: DeserializeOwned>(&self, what: &str, path: &str) -> anyhow::Result<T> {
+        self.finish(
+            what,
+            self.agent.delete(format!("{}{path}", self.base)).call(),
+        )
+    }
+
     pub fn delete(&self, what: &str, path: &str) -> anyhow::Result<()> {
         self.finish::<serde_json::Value>(
             what,
@@ -162,5 +184,41 @@ pub fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Unix milliseconds → `2026-11-25 18:30:24.123` (UTC).
+pub fn iso_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso_time_formats_utc() {
+        assert_eq!(super::iso_time(0), "1970-01-01 00:00:00.000");
+        assert_eq!(
+            super::iso_time(1_795_631_424_123),
+            "2026-11-25 18:30:24.123"
+        );
+        assert_eq!(super::iso_time(951_782_400_000), "2000-02-29 00:00:00.000");
     }
 }

@@ -5,6 +5,7 @@ mod bench_queue;
 mod client;
 mod consume;
 mod debug;
+mod fault;
 mod groups;
 mod produce;
 mod serve;
@@ -48,6 +49,11 @@ pub enum Command {
     Groups(groups::GroupsArgs),
     /// Live rates: produce, consume, lag, group commits.
     Stats(groups::StatsArgs),
+    /// Break things on purpose: crashes, power loss, disk and network
+    /// faults, consumer faults.
+    Fault(fault::FaultArgs),
+    /// Show or switch fsync before acknowledging (`on` / `off`).
+    Durability(fault::DurabilityArgs),
     /// Measure Pier and the disk under it.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -76,6 +82,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(args) => consume::run(args),
         Command::Groups(args) => groups::groups(args),
         Command::Stats(args) => groups::stats(args),
+        Command::Fault(args) => fault::run(args.command, &args.remote),
+        Command::Durability(args) => fault::durability(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),
     }
