@@ -6,6 +6,11 @@ import type {
   BrokerInfo,
   BrowsePage,
   BrowseQuery,
+  Durability,
+  Fault,
+  FaultRequest,
+  FaultSpec,
+  FaultStarted,
   GroupSummary,
   NewSimConsumers,
   NewSimProducer,
@@ -16,6 +21,7 @@ import type {
   QueueSettings,
   Simulation,
   StatsSample,
+  TimelineEntry,
   TopicSummary,
   TopicUpdate,
 } from './types'
@@ -54,6 +60,13 @@ export function createClient(t: Transport) {
     startProducer: (body: NewSimProducer) => t.request<Simulation>('POST', '/api/v1/simulations/producers', body),
     startConsumers: (body: NewSimConsumers) => t.request<Simulation>('POST', '/api/v1/simulations/consumers', body),
     stopSimulation: (id: number) => t.request<void>('DELETE', `/api/v1/simulations/${id}`),
+    faultKinds: () => t.request<FaultSpec[]>('GET', '/api/v1/faults/kinds'),
+    faults: () => t.request<Fault[]>('GET', '/api/v1/faults'),
+    faultTimeline: () => t.request<TimelineEntry[]>('GET', '/api/v1/faults/timeline'),
+    startFault: (body: FaultRequest) => t.request<FaultStarted>('POST', '/api/v1/faults', body),
+    healFault: (id: number) => t.request<TimelineEntry>('DELETE', `/api/v1/faults/${id}`),
+    durability: () => t.request<Durability>('GET', '/api/v1/durability'),
+    setDurability: (fsync: boolean) => t.request<Durability>('PUT', '/api/v1/durability', { fsync }),
     stats: (last = 120) => t.request<StatsSample[]>('GET', `/api/v1/stats${query({ last })}`),
   }
 }

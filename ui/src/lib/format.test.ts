@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 
 import { bytes, count, duration, hexDump, jsonProblem, plural, prettyJson, rate, topicNameProblem } from './format'
 import type { StatsSample } from '../api/types'
-import { appendCapped, lagHistory, lagKey, sparkPath, visibleRange } from './series'
+import { appendCapped, lagHistory, lagKey, markPositions, sparkPath, visibleRange } from './series'
 
 describe('format', () => {
   it('formats sizes, counts and rates', () => {
@@ -64,5 +64,10 @@ describe('series', () => {
     h = lagHistory(h, sample([['t', 0, 0]]), 2)
     expect(h[lagKey('g', 't', 0)]).toEqual([3, 0])
     expect(h[lagKey('g', 't', 1)]).toBeUndefined()
+  })
+  it('places fault marks on the time axis', () => {
+    const marks = [{ t_ms: 500 }, { t_ms: 1_500 }, { t_ms: 2_000 }, { t_ms: 9_000 }]
+    expect(markPositions(marks, [1_000, 2_000, 3_000], 100).map((m) => m.x)).toEqual([25, 50])
+    expect(markPositions(marks, [1_000], 100)).toEqual([])
   })
 })

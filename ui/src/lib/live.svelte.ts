@@ -2,10 +2,22 @@
 // queue groups and rate series, kept fresh by the event stream.
 
 import { api } from '../api/client'
-import type { BrokerInfo, GroupSummary, LiveEvent, QueueGroupSummary, StatsSample, TopicSummary } from '../api/types'
+import type {
+  BrokerInfo,
+  Durability,
+  Fault,
+  GroupSummary,
+  LiveEvent,
+  QueueGroupSummary,
+  StatsSample,
+  TimelineEntry,
+  TopicSummary,
+} from '../api/types'
 import { appendCapped, lagHistory } from './series'
 
 const HISTORY = 120
+/** Fault timeline entries kept for the charts and the Faults screen. */
+const TIMELINE_KEPT = 200
 
 class Live {
   connected = $state(false)
@@ -19,6 +31,12 @@ class Live {
   produceRate = $state<number[]>([])
   consumeRate = $state<number[]>([])
   commitLatency = $state<number[]>([])
+  /** When each sample of the series above was taken (Unix ms). */
+  sampleTimes = $state<number[]>([])
+  /** Faults on now, the fault timeline (newest last) and the fsync switch. */
+  faults = $state<Fault[]>([])
+  timeline = $state<TimelineEntry[]>([])
+  durability = $state<Durability | null>(null)
   /** Lag history per `group|topic|partition`, for partitions in the latest sample. */
   partitionLag = $state<Record<string, number[]>>({})
   /** Bumped on every change, so screens can refetch what they show. */
@@ -41,11 +59,22 @@ class Live {
 
   async refresh(): Promise<void> {
     try {
-      const [info, topics, groups, queues] = await Promise.all([api.broker(), api.topics(), api.groups(), api.queues()])
+      const [info, topics, groups, queues, faults, timeline, durability] = await Promise.all([
+        api.broker(),
+        api.topics(),
+        api.groups(),
+        api.queues(),
+        api.faults(),
+        api.faultTimeline(),
+        api.durability(),
+      ])
       this.info = info
       this.topics = topics
       this.groups = groups
       this.queues = queues
+      this.faults = faults
+      this.timeline = timeline.slice(-TIMELINE_KEPT)
+      this.durability = durability
       this.error = null
       this.tick++
     } catch (e) {
@@ -60,6 +89,7 @@ class Live {
     if (s.t_ms <= this.lastSampleMs) return
     this.lastSampleMs = s.t_ms
     this.latest = s
+    this.sampleTimes = appendCapped(this.sampleTimes, s.t_ms, HISTORY)
     this.produceRate = appendCapped(this.produceRate, s.produce_records_per_sec, HISTORY)
     const consumed = s.consume_records_per_sec + s.queues.reduce((a, q) => a + q.accepted_per_sec, 0)
     this.consumeRate = appendCapped(this.consumeRate, consumed, HISTORY)

@@ -48,3 +48,16 @@ export function lagHistory(history: Record<string, number[]>, s: StatsSample, ca
   }
   return next
 }
+
+/**
+ * Where fault timeline entries fall on a chart `width` wide whose samples
+ * were taken at `times` (oldest first); entries outside are left out.
+ */
+export function markPositions<T extends { t_ms: number }>(marks: readonly T[], times: readonly number[], width: number): { x: number; entry: T }[] {
+  const first = times[0]
+  const last = times[times.length - 1]
+  if (first === undefined || last === undefined || last <= first) return []
+  return marks
+    .filter((m) => m.t_ms >= first && m.t_ms <= last)
+    .map((m) => ({ x: ((m.t_ms - first) / (last - first)) * width, entry: m }))
+}

@@ -92,7 +92,11 @@ impl Shared {
 
     /// Records the first I/O error; the store refuses writes from then on.
     pub fn poison(&self, reason: String) -> String {
-        tracing::error!(%reason, "store poisoned");
+        if reason.contains("injected fault") {
+            tracing::warn!(%reason, "store stopped by an injected fault");
+        } else {
+            tracing::error!(%reason, "store poisoned");
+        }
         let mut poison = self.poison.lock().expect("poison lock");
         poison.get_or_insert(reason).clone()
     }

@@ -1,0 +1,107 @@
+// The Faults panel in Debian's Chromium against a real `pier serve` with a
+// data directory: crash the broker while a simulated load runs, see it come
+// back with the crash drawn on the charts, and the counts add up; bad
+// parameters are explained where they were typed.
+
+import { mkdirSync, mkdtempSync, copyFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+
+import { launchChromium, post, repo, startPier } from './pier.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const out = path.join(here, '.out')
+
+let pier
+let browser
+
+before(async () => {
+  mkdirSync(out, { recursive: true })
+  pier = await startPier({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'pier-faults-')) })
+  browser = await launchChromium()
+})
+
+after(async () => {
+  await browser?.close()
+  await pier?.stop()
+})
+
+async function shot(page, name) {
+  const file = path.join(out, `${name}.png`)
+  await page.screenshot({ path: file, fullPage: true })
+  if (process.env.PIER_UPDATE_SCREENSHOTS) copyFileSync(file, path.join(repo, 'docs/screenshots', `${name}.png`))
+}
+
+async function getJson(p) {
+  const r = await fetch(`${pier.base}${p}`)
+  assert.equal(r.status, 200, `GET ${p}`)
+  return r.json()
+}
+
+async function until(what, predicate, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await predicate()
+    if (v) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+test('crash the broker from the Faults panel under load; it comes back and the counts add up', async () => {
+  await post(pier.base, '/api/v1/topics', { name: 'load' })
+  const producer = await post(pier.base, '/api/v1/simulations/producers', { topic: 'load', rate: 200 })
+  await post(pier.base, '/api/v1/simulations/consumers', { topic: 'load', group: 'workers', members: 2, processing_ms: 1, lease_ms: 2000 })
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+  const errors = []
+  page.on('pageerror', (e) => errors.push(String(e)))
+  await page.goto(`${pier.base}/#/faults`)
+  await page.getByRole('heading', { name: 'Faults', level: 1 }).waitFor()
+  // Wait for load on the chart before crashing.
+  await until('produce on the chart', async () => {
+    const text = await page.getByRole('figure', { name: 'Produced' }).locator('strong').textContent()
+    return Number((text ?? '0').replace(/[^\d.]/g, '')) > 50
+  })
+
+  // Bad parameters are explained in the card, and nothing starts.
+  const slow = page.getByRole('form', { name: 'Slow fsync' })
+  await slow.getByLabel('delay ms (ms)').fill('0')
+  await slow.getByRole('button', { name: 'Start slow fsync' }).click()
+  await slow.getByRole('alert').filter({ hasText: 'delay_ms must be a whole number from 1 to 10000 ms' }).waitFor()
+  const kill = page.getByRole('form', { name: 'Kill a consumer' })
+  await kill.getByRole('button', { name: 'Kill a consumer now' }).click()
+  await kill.getByRole('alert').filter({ hasText: 'kill_consumer needs a member' }).waitFor()
+  assert.deepEqual(await getJson('/api/v1/faults'), [])
+
+  const crash = page.getByRole('form', { name: 'Broker crash' })
+  await crash.getByRole('button', { name: 'Broker crash now' }).click()
+  await crash.getByRole('status').filter({ hasText: /Broker back in \d+ ms/ }).waitFor({ timeout: 30_000 })
+  await page.getByRole('list', { name: 'Fault timeline, newest first' }).getByText('recovered').waitFor()
+  // The crash is drawn on the live charts.
+  await until('fault marks on the chart', async () =>
+    /with \d+ fault event/.test((await page.getByRole('img', { name: /^Produced over/ }).getAttribute('aria-label')) ?? ''),
+  )
+  // Load continues after the restart.
+  const sentAfterCrash = (await getJson('/api/v1/simulations')).find((s) => s.id === producer.id).sent
+  await until('more produced after the restart', async () =>
+    (await getJson('/api/v1/simulations')).find((s) => s.id === producer.id).sent > sentAfterCrash + 100,
+  )
+  await shot(page, 'faults')
+
+  // Stop producing; every stored record gets consumed, and nothing the
+  // producer was told was stored is missing.
+  const acked = (await getJson('/api/v1/simulations')).find((s) => s.id === producer.id).sent
+  await fetch(`${pier.base}/api/v1/simulations/${producer.id}`, { method: 'DELETE' })
+  const q = await until('the queue to drain', async () => {
+    const q = await getJson('/api/v1/queues/sim-workers')
+    return q.backlog === 0 && q.in_flight === 0 && q.waiting === 0 ? q : null
+  }, 30_000)
+  const topic = await getJson('/api/v1/topics/load')
+  assert.equal(q.accepted, topic.records, 'every stored record was consumed once')
+  assert.ok(topic.records >= acked, `${topic.records} stored, ${acked} acknowledged before the stop`)
+  assert.deepEqual(errors, [])
+})
