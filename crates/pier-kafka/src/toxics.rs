@@ -127,21 +127,15 @@ impl NetworkFaults {
         v
     }
 
-    /// Writes a response as the toxics for `client_id` allow.
-    pub async fn write(
-        &self,
-        client_id: Option<&str>,
-        out: &mut (impl AsyncWriteExt + Unpin),
-        response: &Bytes,
-    ) -> std::io::Result<()> {
+    /// The latency toxics add for `client_id` (with jitter drawn now).
+    pub fn latency(&self, client_id: Option<&str>) -> Duration {
         let mut delay = Duration::ZERO;
-        let mut rate: Option<u64> = None;
-        let mut slice: Option<(u64, u64)> = None;
-        self.matching(client_id, |t| match t.kind {
-            ToxicKind::Latency {
+        self.matching(client_id, |t| {
+            if let ToxicKind::Latency {
                 latency_ms,
                 jitter_ms,
-            } => {
+            } = t.kind
+            {
                 let jitter = if jitter_ms > 0 {
                     rand::rng().random_range(0..=2 * jitter_ms) as i64 - jitter_ms as i64
                 } else {
@@ -149,6 +143,29 @@ impl NetworkFaults {
                 };
                 delay += Duration::from_millis((latency_ms as i64 + jitter).max(0) as u64);
             }
+        });
+        delay
+    }
+
+    /// Whether `client_id` may not connect (for clients without real
+    /// connections, such as simulated ones).
+    pub fn refuses(&self, client_id: Option<&str>) -> bool {
+        let mut refused = false;
+        self.matching(client_id, |t| refused |= t.kind == ToxicKind::Refuse);
+        refused
+    }
+
+    /// Writes a response as the toxics for `client_id` allow.
+    pub async fn write(
+        &self,
+        client_id: Option<&str>,
+        out: &mut (impl AsyncWriteExt + Unpin),
+        response: &Bytes,
+    ) -> std::io::Result<()> {
+        let delay = self.latency(client_id);
+        let mut rate: Option<u64> = None;
+        let mut slice: Option<(u64, u64)> = None;
+        self.matching(client_id, |t| match t.kind {
             ToxicKind::Bandwidth { bytes_per_sec } => {
                 rate = Some(rate.map_or(bytes_per_sec, |r| r.min(bytes_per_sec)));
             }

@@ -21,6 +21,38 @@ use utoipa::ToSchema;
 use crate::{Workbench, WorkbenchError};
 
 /// Most simulated clients at once.
+/// How long a simulated client waits on a blackholed request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The client id network faults see for simulated producer `id`
+/// (simulated consumers use their member name).
+pub fn sim_producer_client_id(id: u64) -> String {
+    format!("sim-producer-{id}")
+}
+
+/// Network faults for a simulated client, which has no real connection:
+/// waits out latency; a reset, a refusal or a blackhole (after a request
+/// timeout) is an error to retry. `Ok(true)`: the answer will be lost.
+async fn network_gate(wb: &Workbench, client_id: &str, produce: bool) -> Result<bool, String> {
+    let network = wb.broker().config.network.clone();
+    let delay = network.latency(Some(client_id));
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if network.refuses(Some(client_id)) {
+        return Err("connection refused (network fault)".to_owned());
+    }
+    let verdict = network.verdict(Some(client_id), false, produce);
+    if verdict.close_before {
+        return Err("connection reset (network fault)".to_owned());
+    }
+    if verdict.drop_request {
+        tokio::time::sleep(REQUEST_TIMEOUT).await;
+        return Err("request timed out (network fault: blackhole)".to_owned());
+    }
+    Ok(verdict.close_after_produce)
+}
+
 /// How long a simulated client waits before retrying after an error.
 const RETRY_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -90,6 +122,8 @@ pub struct SimMember {
 pub enum Simulation {
     Producer {
         id: u64,
+        /// The client id network faults see (`sim-producer-<id>`).
+        client_id: String,
         topic: String,
         rate: u32,
         sent: u64,
@@ -201,6 +235,7 @@ impl Workbench {
         let sent = Arc::new(AtomicU64::new(0));
         let error = Arc::new(Mutex::new(None));
         let (wb, topic, keys) = (self.clone(), req.topic.clone(), req.keys.unwrap_or(0));
+        let client_id = sim_producer_client_id(id);
         let (stop2, sent2, error2, rate) = (stop.clone(), sent.clone(), error.clone(), req.rate);
         tokio::spawn(async move {
             let value = Bytes::from(vec![b'x'; size as usize]);
@@ -236,7 +271,25 @@ impl Workbench {
                     // Like a real producer: retry until acknowledged (the
                     // broker may be restarting), or stop.
                     while !stop2.load(Ordering::Relaxed) {
+                        let lose_ack = match network_gate(&wb, &client_id, true).await {
+                            Ok(lose_ack) => lose_ack,
+                            Err(e) => {
+                                *error2.lock().expect("error lock") = Some(e);
+                                tokio::time::sleep(RETRY_BACKOFF).await;
+                                continue;
+                            }
+                        };
                         match wb.store().append(&topic, p, batch.clone()).await {
+                            Ok(_) if lose_ack => {
+                                // Stored, but the producer never hears so:
+                                // it sends again (a duplicate, since
+                                // simulated producers are not idempotent).
+                                *error2.lock().expect("error lock") = Some(
+                                    "acknowledgement lost (network fault); sending again"
+                                        .to_owned(),
+                                );
+                                tokio::time::sleep(RETRY_BACKOFF).await;
+                            }
                             Ok(_) => {
                                 sent2.fetch_add(count, Ordering::Relaxed);
                                 *error2.lock().expect("error lock") = None;
@@ -327,6 +380,11 @@ impl Workbench {
             let crash_after = req.crash_after;
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
+                    if let Err(e) = network_gate(&wb, &name, false).await {
+                        *error.lock().expect("error lock") = Some(e);
+                        tokio::time::sleep(RETRY_BACKOFF).await;
+                        continue;
+                    }
                     // The broker running now (it may have restarted).
                     let queues = wb.broker().queues.clone();
                     let got = match queues
@@ -489,6 +547,7 @@ fn describe(id: u64, r: &Running) -> Simulation {
     match &r.kind {
         Kind::Producer { topic, rate, sent } => Simulation::Producer {
             id,
+            client_id: sim_producer_client_id(id),
             topic: topic.clone(),
             rate: *rate,
             sent: sent.load(Ordering::Relaxed),

@@ -221,3 +221,63 @@ async fn consumer_faults_need_a_real_target() {
         json!([])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simulated_clients_suffer_network_faults_too() {
+    let server = start().await;
+    post(&server, "/api/v1/topics", json!({"name": "net"})).await;
+    let p = json(
+        &post(
+            &server,
+            "/api/v1/simulations/producers",
+            json!({"topic": "net", "rate": 200}),
+        )
+        .await,
+    );
+    let client_id = p["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(client_id, format!("sim-producer-{}", p["id"]));
+    fault(
+        &server,
+        json!({"kind": "lose_produce_ack", "client_id": client_id, "params": {"every": 2}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = sim(&server, p["id"].as_u64().unwrap()).await["sent"]
+        .as_u64()
+        .unwrap();
+    let r = request(
+        &server,
+        "DELETE",
+        &format!("/api/v1/simulations/{}", p["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let stored = get_json(&server, "/api/v1/topics/net").await["records"]
+        .as_u64()
+        .unwrap();
+    assert!(sent > 0);
+    assert!(
+        stored > sent,
+        "lost acknowledgements make the producer send again: {stored} stored, {sent} acknowledged"
+    );
+
+    // A consumer whose connections are refused gets nothing; the other does it all.
+    fault(
+        &server,
+        json!({"kind": "refuse_connections", "client_id": "w-1"}),
+    )
+    .await;
+    let c = json(
+        &post(
+            &server,
+            "/api/v1/simulations/consumers",
+            json!({"topic": "net", "group": "w", "members": 2, "processing_ms": 0}),
+        )
+        .await,
+    );
+    finished(&server, "w", stored).await;
+    let s = sim(&server, c["id"].as_u64().unwrap()).await;
+    assert_eq!(s["members"][0]["processed"], 0, "{s}");
+    assert_eq!(s["members"][1]["processed"].as_u64().unwrap(), stored);
+}

@@ -418,7 +418,11 @@ lease_ms?: number, };
 
 export type SimMember = { name: string, processed: number, failed: number, crashed: boolean, };
 
-export type Simulation = { "kind": "producer", id: number, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, 
+export type Simulation = { "kind": "producer", id: number, 
+/**
+ * The client id network faults see (`sim-producer-<id>`).
+ */
+client_id: string, topic: string, rate: number, sent: number, error: string | null, } | { "kind": "consumers", id: number, topic: string, group: string, queue_group: string, members: Array<SimMember>, 
 /**
  * Records processed a second time because a consumer crashed
  * after processing them but before acknowledging.
