@@ -24,6 +24,9 @@ pub enum BenchCommand {
     Startup(StartupArgs),
     /// Queue receive + accept throughput with several consumers.
     Queue(super::bench_queue::QueueArgs),
+    /// Load a running Kafka-protocol broker over the wire: sequential and
+    /// pipelined produce, consume, end-to-end latency at a fixed rate.
+    Kafka(super::bench_kafka::KafkaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +92,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Storage(args) => storage(&args),
         BenchCommand::Startup(args) => startup(&args),
         BenchCommand::Queue(args) => super::bench_queue::run(&args),
+        BenchCommand::Kafka(args) => super::bench_kafka::run(&args),
     }
 }
 

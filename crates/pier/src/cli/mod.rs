@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod bench_kafka;
 mod bench_queue;
 mod client;
 mod consume;
