@@ -1,10 +1,12 @@
 // The real desktop window: pier-desktop under Xvfb, driven by tauri-driver
 // and WebKitWebDriver. The app starts its broker; kcat talks to it; a topic
 // created in the UI receives a message sent by kcat and the message shows
-// in the UI; settings survive a restart of the app.
+// in the UI; settings survive a restart of the app; with its Kafka port
+// taken the window says so and the broker runs on another port that kcat
+// reaches. Prints the time from launch to a window showing live data.
 
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,7 +14,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 
-import { Session } from './webdriver.mjs'
+import { Session, launchTimed } from './webdriver.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, '../..')
@@ -22,8 +24,15 @@ const out = path.join(here, '.out')
 
 const children = []
 let driverUrl
-const home = mkdtempSync(path.join(os.tmpdir(), 'pier-desktop-'))
-const env = { XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') }
+let display
+const homes = []
+/** A fresh home for the app: its own XDG data and config directories. */
+function appHome() {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'pier-desktop-'))
+  homes.push(home)
+  return { XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config') }
+}
+const env = appHome()
 
 function freePort() {
   return new Promise((resolve) => {
@@ -34,31 +43,40 @@ function freePort() {
   })
 }
 
-before(async () => {
-  mkdirSync(out, { recursive: true })
-  const display = `:${90 + Math.floor(Math.random() * 100)}`
-  children.push(spawn('Xvfb', [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], { stdio: 'ignore' }))
-  await new Promise((r) => setTimeout(r, 1000))
+/** tauri-driver (and its WebKitWebDriver) for apps started with `appEnv`;
+ *  each driver has its own ports, so several can run. */
+async function startDriver(appEnv) {
   const port = await freePort()
-  const driver = spawn(driverBin, ['--port', String(port)], {
+  let nativePort = await freePort()
+  while (nativePort === port) nativePort = await freePort()
+  const driver = spawn(driverBin, ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, ...env, DISPLAY: display },
+    env: { ...process.env, ...appEnv, DISPLAY: display },
   })
   children.push(driver)
-  driverUrl = `http://127.0.0.1:${port}`
+  const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 50; i++) {
     try {
-      await fetch(`${driverUrl}/status`)
-      return
+      await fetch(`${url}/status`)
+      return { url, stop: () => driver.kill('SIGTERM') }
     } catch {
       await new Promise((r) => setTimeout(r, 200))
     }
   }
   throw new Error('tauri-driver did not start')
+}
+
+before(async () => {
+  mkdirSync(out, { recursive: true })
+  display = `:${90 + Math.floor(Math.random() * 100)}`
+  children.push(spawn('Xvfb', [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], { stdio: 'ignore' }))
+  await new Promise((r) => setTimeout(r, 1000))
+  driverUrl = (await startDriver(env)).url
 })
 
 after(() => {
   for (const c of children.reverse()) c.kill('SIGTERM')
+  for (const h of homes) rmSync(h, { recursive: true, force: true })
 })
 
 async function openApp() {
@@ -69,11 +87,12 @@ async function go(s, hash) {
   await s.script(`location.hash = ${JSON.stringify(hash)}`)
 }
 
-test('the app starts its broker; a kcat message to a topic made in the UI shows in the UI', async () => {
-  const s = await openApp()
+test('the app starts its broker; a kcat message to a topic made in the UI shows in the UI', async (t) => {
+  // Launch to a window showing live broker data (measured, not asserted).
+  const { session: s, bootstrap, sessionMs, navigationMs, interactiveMs } = await launchTimed(driverUrl, app)
+  const figure = `start to interactive window: ${interactiveMs} ms (WebDriver session ${sessionMs} ms, UI loading from ${navigationMs} ms)`
+  t.diagnostic(figure)
   try {
-    const overview = await s.waitText('main', /Kafka bootstrap\s+127\.0\.0\.1:\d+/)
-    const bootstrap = /Kafka bootstrap\s+(127\.0\.0\.1:\d+)/.exec(overview)[1]
     // A real Kafka client talks to the app's broker.
     const meta = execFileSync('kcat', ['-b', bootstrap, '-L', '-m', '10'], { encoding: 'utf8' })
     assert.match(meta, /1 brokers:/)
@@ -118,5 +137,42 @@ test('settings survive a restart of the app', async () => {
     assert.equal(value, '3')
   } finally {
     await s.end()
+  }
+})
+
+test('a taken Kafka port: the window says so, and the broker runs on another port that kcat reaches', async () => {
+  // A port we hold ourselves, configured as the app's Kafka port (so the
+  // test never depends on who has 9092); HTTP on a port that is free.
+  const held = net.createServer()
+  await new Promise((resolve) => held.listen(0, '127.0.0.1', resolve))
+  const heldPort = held.address().port
+  const httpPort = await freePort()
+  const appEnv = appHome()
+  const store = path.join(appEnv.XDG_DATA_HOME, 'dev.pier.workbench', 'settings.json')
+  mkdirSync(path.dirname(store), { recursive: true })
+  writeFileSync(store, JSON.stringify({ settings: { kafka_port: heldPort, http_port: httpPort } }))
+  const driver = await startDriver(appEnv)
+  const s = await Session.start(driver.url, app)
+  try {
+    const notice = await s.waitText('main .notice', new RegExp(`Port ${heldPort} for Kafka is taken`))
+    assert.match(notice, /Using a free port instead; choose another in Settings/)
+    assert.equal(await s.script(`return document.querySelector('main .notice a')?.getAttribute('href')`), '#/settings')
+    const overview = await s.waitText('main', /Kafka bootstrap\s+127\.0\.0\.1:\d+/)
+    const bootstrap = /Kafka bootstrap\s+(127\.0\.0\.1:(\d+))/.exec(overview)
+    const port = Number(bootstrap[2])
+    assert.notEqual(port, heldPort, 'the broker moved off the taken port')
+    writeFileSync(path.join(out, 'desktop-port-taken.png'), await s.screenshot())
+    // A real Kafka client reaches the broker there, and is told that address.
+    const meta = execFileSync('kcat', ['-b', bootstrap[1], '-L', '-m', '10'], { encoding: 'utf8' })
+    assert.match(meta, /1 brokers:/)
+    assert.match(meta, new RegExp(`broker \\d+ at 127\\.0\\.0\\.1:${port}\\b`))
+    // HTTP kept its configured (free) port, and its API agrees.
+    const info = await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/broker`)).json()
+    assert.equal(info.kafka_address, bootstrap[1])
+    assert.equal(held.listening, true, 'our listener kept its port')
+  } finally {
+    await s.end()
+    driver.stop()
+    held.close()
   }
 })

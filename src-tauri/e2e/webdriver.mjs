@@ -50,18 +50,18 @@ export class Session {
     return this.script(`return document.querySelector(arguments[0])?.textContent ?? ''`, [css])
   }
 
-  /** Waits until the text of `css` matches `re`. */
-  async waitText(css, re, timeoutMs = 20_000) {
+  /** Waits until the text of `css` matches `re`, looking every `intervalMs`. */
+  async waitText(css, re, timeoutMs = 20_000, intervalMs = 250) {
     const deadline = Date.now() + timeoutMs
     let last = ''
     while (Date.now() < deadline) {
       try {
-        last = await this.text(css)
-        if (re.test(last)) return last
+        last = await this.script(`return document.querySelector(arguments[0])?.textContent ?? null`, [css])
+        if (last !== null && re.test(last)) return last
       } catch {
         // not there yet
       }
-      await new Promise((r) => setTimeout(r, 250))
+      await new Promise((r) => setTimeout(r, intervalMs))
     }
     throw new Error(`waiting for ${css} to match ${re}; last text: ${last}`)
   }
@@ -86,5 +86,37 @@ export class Session {
 
   async end() {
     await fetch(`${this.base}/session/${this.id}`, { method: 'DELETE' }).catch(() => {})
+  }
+}
+
+/**
+ * Launches the app through tauri-driver and measures the time from asking
+ * for it to a window showing live broker data: the Overview with the
+ * broker's Kafka bootstrap address (fetched from the running broker).
+ * `navigationMs` is when the webview started loading the UI (its
+ * `performance.timeOrigin`), after the process started and the window
+ * opened. Returns the open session; end it when done.
+ */
+export async function launchTimed(driverUrl, application, { timeoutMs = 60_000 } = {}) {
+  const t0 = Date.now()
+  const session = await Session.start(driverUrl, application)
+  const sessionMs = Date.now() - t0
+  let text
+  let origin
+  let interactiveMs
+  try {
+    text = await session.waitText('main', /Kafka bootstrap\s+127\.0\.0\.1:\d+/, timeoutMs, 10)
+    interactiveMs = Date.now() - t0
+    origin = await session.script('return performance.timeOrigin')
+  } catch (e) {
+    await session.end()
+    throw e
+  }
+  return {
+    session,
+    bootstrap: /Kafka bootstrap\s+(127\.0\.0\.1:\d+)/.exec(text)[1],
+    sessionMs,
+    navigationMs: Math.round(origin - t0),
+    interactiveMs,
   }
 }
