@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, BufReader};
@@ -33,6 +35,16 @@ pub enum ConnError {
     Io(#[from] std::io::Error),
 }
 
+/// Produce requests one connection may have submitted but not yet
+/// answered. Their batches are queued for the writer in arrival order, so
+/// several requests share one group commit while every partition keeps
+/// the client's order; answers go out in request order.
+pub const PIPELINE_MAX: usize = 256;
+
+type Answer = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (Result<Option<Bytes>, ConnError>, bool)> + Send>,
+>;
+
 pub(crate) async fn run(
     socket: TcpStream,
     peer: SocketAddr,
@@ -51,24 +63,53 @@ pub(crate) async fn run(
         peer,
     };
     let (read, mut write) = socket.into_split();
-    let mut read = BufReader::new(read);
+    // Frames are read by their own task so waiting for one is cancel-safe.
+    let (frames_tx, mut frames) = tokio::sync::mpsc::channel(PIPELINE_MAX);
+    let reader = tokio::spawn(async move {
+        let mut read = BufReader::new(read);
+        loop {
+            let frame = read_frame(&mut read).await;
+            let end = !matches!(frame, Ok(Some(_)));
+            if frames_tx.send(frame).await.is_err() || end {
+                return;
+            }
+        }
+    });
     let network = broker.config.network.clone();
     let mut first = true;
+    let mut client_id: Option<String> = None;
+    let mut inflight: FuturesOrdered<Answer> = FuturesOrdered::new();
     loop {
         let frame = tokio::select! {
-            frame = read_frame(&mut read) => frame,
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            biased;
+            Some((result, lose)) = inflight.next(), if !inflight.is_empty() => {
+                if !answer(&network, client_id.as_deref(), &mut write, peer, result, lose).await {
+                    break;
+                }
+                continue;
+            }
+            frame = frames.recv(), if inflight.len() < PIPELINE_MAX => frame,
+            () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
+                // Answer what was already submitted, then close.
+                while let Some((result, lose)) = inflight.next().await {
+                    if !answer(&network, client_id.as_deref(), &mut write, peer, result, lose).await {
+                        break;
+                    }
+                }
+                break;
+            }
         };
         let decoded = match frame {
-            Ok(Some(frame)) => decode_request(frame),
-            Ok(None) => break,
-            Err(e) => Err(e),
+            Some(Ok(Some(frame))) => decode_request(frame),
+            Some(Ok(None)) | None => break,
+            Some(Err(e)) => Err(e),
         };
-        let (client_id, produce) = match &decoded {
+        let produce = match &decoded {
             Ok(Decoded::Request { header, api, .. }) => {
-                (header.client_id.clone(), *api == ApiKey::Produce)
+                client_id = header.client_id.as_deref().map(str::to_owned);
+                *api == ApiKey::Produce
             }
-            _ => (None, false),
+            _ => false,
         };
         let verdict = network.verdict(client_id.as_deref(), first, produce);
         first = false;
@@ -79,32 +120,107 @@ pub(crate) async fn run(
         if verdict.drop_request {
             continue;
         }
-        let result = match decoded {
-            Ok(d) => handle_decoded(&ctx, id, d).await,
-            Err(e) => Err(e),
-        };
-        if verdict.close_after_produce {
-            tracing::info!(%peer, "network fault: produce handled, acknowledgement lost");
-            break;
-        }
-        match result {
-            Ok(Some(response)) => {
-                if let Err(e) = network
-                    .write(client_id.as_deref(), &mut write, &response)
-                    .await
+        let lose = verdict.close_after_produce;
+        match decoded {
+            Ok(Decoded::Request {
+                header,
+                api: ApiKey::Produce,
+                version,
+                request,
+            }) => {
+                let RequestKind::Produce(request) = *request else {
+                    unreachable!("a produce header has a produce body")
+                };
+                ctx.broker.note_request(id, header.client_id.as_deref());
+                let submitted = apis::produce::submit_all(&ctx, request, version).await;
+                let correlation_id = header.correlation_id;
+                inflight.push_back(Box::pin(async move {
+                    let response = apis::produce::finish(submitted).await;
+                    let encoded = response
+                        .map(|r| {
+                            encode(
+                                correlation_id,
+                                ApiKey::Produce,
+                                version,
+                                &ResponseKind::Produce(r),
+                            )
+                        })
+                        .transpose();
+                    (encoded, lose)
+                }));
+            }
+            other => {
+                // Anything else waits for the produce requests before it,
+                // so effects and answers keep the client's order.
+                let mut open = true;
+                while let Some((result, lose)) = inflight.next().await {
+                    open = answer(
+                        &network,
+                        client_id.as_deref(),
+                        &mut write,
+                        peer,
+                        result,
+                        lose,
+                    )
+                    .await;
+                    if !open {
+                        break;
+                    }
+                }
+                if !open {
+                    break;
+                }
+                let result = match other {
+                    Ok(d) => handle_decoded(&ctx, id, d).await,
+                    Err(e) => Err(e),
+                };
+                if !answer(
+                    &network,
+                    client_id.as_deref(),
+                    &mut write,
+                    peer,
+                    result,
+                    lose,
+                )
+                .await
                 {
-                    tracing::debug!(%peer, error = %e, "write failed");
                     break;
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::info!(%peer, error = %e, "closing connection");
-                break;
-            }
         }
     }
+    reader.abort();
     broker.unregister(id);
+}
+
+/// Writes one answer as the network faults allow; `false` closes the
+/// connection.
+async fn answer(
+    network: &crate::toxics::NetworkFaults,
+    client_id: Option<&str>,
+    write: &mut (impl tokio::io::AsyncWriteExt + Unpin),
+    peer: SocketAddr,
+    result: Result<Option<Bytes>, ConnError>,
+    lose: bool,
+) -> bool {
+    if lose {
+        tracing::info!(%peer, "network fault: produce handled, acknowledgement lost");
+        return false;
+    }
+    match result {
+        Ok(Some(response)) => match network.write(client_id, write, &response).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "write failed");
+                false
+            }
+        },
+        Ok(None) => true,
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "closing connection");
+            false
+        }
+    }
 }
 
 /// `Ok(None)` at a clean end of stream.

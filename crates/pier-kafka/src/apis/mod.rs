@@ -21,7 +21,7 @@ mod list_offsets;
 mod metadata;
 mod offset_commit;
 mod offset_fetch;
-mod produce;
+pub(crate) mod produce;
 mod share_acknowledge;
 mod share_fetch;
 mod share_group_describe;

@@ -17,6 +17,23 @@ pub(crate) async fn handle(
     request: ProduceRequest,
     version: i16,
 ) -> Option<ProduceResponse> {
+    finish(submit_all(ctx, request, version).await).await
+}
+
+type Outcome = Result<Result<Vec<Receiver>, AppendError>, (ResponseError, String)>;
+
+/// A produce request whose batches are all queued for the writer: what is
+/// left is waiting for their group commit.
+pub(crate) struct Submitted {
+    acks: i16,
+    version: i16,
+    pending: Vec<(String, i32, Outcome)>,
+}
+
+/// Validates and queues every batch, in order. When this returns, the
+/// request's place in each partition's log is fixed, so a connection may
+/// read and submit the next request before this one is answered.
+pub(crate) async fn submit_all(ctx: &Ctx, request: ProduceRequest, version: i16) -> Submitted {
     let acks = request.acks;
     let transactional = request.transactional_id.is_some();
     // Submit everything first so all partitions share one group commit.
@@ -47,6 +64,20 @@ pub(crate) async fn handle(
             pending.push((name.clone(), index, outcome));
         }
     }
+    Submitted {
+        acks,
+        version,
+        pending,
+    }
+}
+
+/// Waits for the group commits and builds the answer (`None` for acks=0).
+pub(crate) async fn finish(s: Submitted) -> Option<ProduceResponse> {
+    let Submitted {
+        acks,
+        version,
+        pending,
+    } = s;
     let mut topics: Vec<TopicProduceResponse> = Vec::new();
     for (name, index, outcome) in pending {
         let mut response = match outcome {
