@@ -176,3 +176,50 @@ test('a taken Kafka port: the window says so, and the broker runs on another por
     held.close()
   }
 })
+
+test('crash the broker from the Faults panel while a simulated load runs; it comes back and the counts add up', async () => {
+  const s = await openApp()
+  try {
+    const overview = await s.waitText('main', /HTTP\s+127\.0\.0\.1:\d+/)
+    const http = `http://${/HTTP\s+(127\.0\.0\.1:\d+)/.exec(overview)[1]}`
+    const bootstrap = /Kafka bootstrap\s+(127\.0\.0\.1:\d+)/.exec(overview)[1]
+    const call = async (method, p, body) => {
+      const r = await fetch(`${http}${p}`, {
+        method,
+        headers: { 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      assert.ok(r.ok, `${method} ${p}: ${r.status} ${await r.clone().text()}`)
+      return r.status === 204 ? null : r.json()
+    }
+    await call('POST', '/api/v1/topics', { name: 'crashload' })
+    const producer = await call('POST', '/api/v1/simulations/producers', { topic: 'crashload', rate: 100 })
+    await call('POST', '/api/v1/simulations/consumers', { topic: 'crashload', group: 'crashers', members: 2, processing_ms: 1, lease_ms: 2000 })
+    const sent = async () => (await call('GET', '/api/v1/simulations')).find((x) => x.id === producer.id).sent
+    while ((await sent()) < 100) await new Promise((r) => setTimeout(r, 200))
+
+    await go(s, '#/faults')
+    await s.click('form[aria-label="Broker crash"] button[type="submit"]')
+    await s.waitText('form[aria-label="Broker crash"]', /Broker back in \d+ ms/, 30_000)
+    await s.waitText('ol[aria-label="Fault timeline, newest first"]', /recovered/)
+    // A Kafka client reaches the restarted broker; the load goes on.
+    assert.match(execFileSync('kcat', ['-b', bootstrap, '-L', '-m', '10'], { encoding: 'utf8' }), /1 brokers:/)
+    const after = await sent()
+    while ((await sent()) < after + 100) await new Promise((r) => setTimeout(r, 200))
+    writeFileSync(path.join(out, 'desktop-faults.png'), await s.screenshot())
+
+    const acked = await sent()
+    await call('DELETE', `/api/v1/simulations/${producer.id}`)
+    let q
+    for (let i = 0; i < 150; i++) {
+      q = await call('GET', '/api/v1/queues/sim-crashers')
+      if (q.backlog === 0 && q.in_flight === 0 && q.waiting === 0) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    const topic = await call('GET', '/api/v1/topics/crashload')
+    assert.ok(topic.records >= acked, `${topic.records} stored, ${acked} acknowledged`)
+    assert.equal(q.accepted, topic.records, 'every stored record consumed once')
+  } finally {
+    await s.end()
+  }
+})
