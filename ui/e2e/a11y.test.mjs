@@ -1,6 +1,6 @@
 // Accessibility of the web UI in Chromium against a real `pier serve`:
-// axe-core on every screen (with data in it) in the light and the dark
-// theme, no serious or critical violations; and a keyboard-only walk
+// axe-core on every screen (with data in it, and empty) in the light and
+// the dark theme, no serious or critical violations; and a keyboard-only walk
 // (Tab / Shift+Tab / Enter / Space and typing) through the navigation,
 // creating a topic, producing to it and opening a message, where every
 // control that takes focus shows a visible focus indicator and has an
@@ -70,7 +70,7 @@ async function useTheme(page, theme) {
 test('axe-core finds no serious or critical violations on any screen, in light and dark', async () => {
   const { base, kafka } = pier
   // An empty broker first: the overview's "start here" and the empty states.
-  const emptyScreens = ['overview', 'topics', 'messages', 'consumers', 'simulate']
+  const emptyScreens = ['overview', 'topics', 'messages', 'consumers', 'simulate', 'faults']
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' })
   const errors = []
@@ -112,6 +112,8 @@ test('axe-core finds no serious or critical violations on any screen, in light a
   kcat.on('error', (e) => errors.push(`kcat: ${e}`))
   await post(base, '/api/v1/simulations/producers', { topic: 'work', rate: 5, value_bytes: 40 })
   await post(base, '/api/v1/simulations/consumers', { topic: 'work', group: 'workers', members: 2, processing_ms: 5 })
+  // An active fault that harms nothing here: latency for a client id no one uses.
+  await post(base, '/api/v1/faults', { kind: 'latency', params: { latency_ms: 5 }, client_id: 'a11y-nobody' })
 
   const screens = [
     ['overview', async () => page.getByText('2 topics · 4 partitions').waitFor()],
@@ -150,6 +152,7 @@ test('axe-core finds no serious or critical violations on any screen, in light a
       await page.getByRole('cell', { name: 'sim-workers' }).waitFor()
     }],
     ['simulate', async () => page.getByRole('region', { name: 'Consumer group workers' }).getByText(/lag \d/).waitFor()],
+    ['faults', async () => page.getByRole('button', { name: /^Heal fault \d+/ }).first().waitFor()],
     ['connect', async () => page.getByText('bootstrap.servers=').waitFor()],
     ['settings', async () => page.getByText('This page configures the desktop app').waitFor()],
   ]
