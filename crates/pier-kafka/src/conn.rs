@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
+use futures_util::{FutureExt, StreamExt};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
-use tokio::io::{AsyncReadExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -62,7 +62,9 @@ pub(crate) async fn run(
         local,
         peer,
     };
-    let (read, mut write) = socket.into_split();
+    let (read, write) = socket.into_split();
+    // Answers are buffered and flushed when no more are ready.
+    let mut write = tokio::io::BufWriter::with_capacity(64 * 1024, write);
     // Frames are read by their own task so waiting for one is cancel-safe.
     let (frames_tx, mut frames) = tokio::sync::mpsc::channel(PIPELINE_MAX);
     let reader = tokio::spawn(async move {
@@ -83,7 +85,20 @@ pub(crate) async fn run(
         let frame = tokio::select! {
             biased;
             Some((result, lose)) = inflight.next(), if !inflight.is_empty() => {
-                if !answer(&network, client_id.as_deref(), &mut write, peer, result, lose).await {
+                // Write every answer that is ready, then flush once: one
+                // group commit often completes many requests.
+                let mut open =
+                    answer(&network, client_id.as_deref(), &mut write, peer, result, lose).await;
+                while open {
+                    match inflight.next().now_or_never() {
+                        Some(Some((result, lose))) => {
+                            open = answer(&network, client_id.as_deref(), &mut write, peer, result, lose)
+                                .await;
+                        }
+                        _ => break,
+                    }
+                }
+                if !open || write.flush().await.is_err() {
                     break;
                 }
                 continue;
@@ -96,6 +111,7 @@ pub(crate) async fn run(
                         break;
                     }
                 }
+                let _ = write.flush().await;
                 break;
             }
         };
@@ -167,7 +183,8 @@ pub(crate) async fn run(
                         break;
                     }
                 }
-                if !open {
+                // Flushed before a request that may wait (a long poll).
+                if !open || write.flush().await.is_err() {
                     break;
                 }
                 let result = match other {
@@ -183,6 +200,7 @@ pub(crate) async fn run(
                     lose,
                 )
                 .await
+                    || write.flush().await.is_err()
                 {
                     break;
                 }
