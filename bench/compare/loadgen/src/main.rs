@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! loadgen redis|rabbitmq|nats sequential|pipelined|consume|e2e --addr HOST:PORT [options]
-//! loadgen disk --dir DIR [--seconds S]
+//! loadgen disk --dir DIR [--seconds S] [--case NAME]
 //! loadgen startup --name NAME --port P --tmp DIR [--runs N] [--env K=V]... -- CMD ARGS...
 //! ```
 //!
@@ -684,12 +684,14 @@ fn disk(args: &[String]) -> Result<()> {
     let mut dir = None;
     let mut seconds = 3.0;
     let mut bytes = 1024usize;
+    let mut case = "append+fdatasync".to_string();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--dir" => dir = it.next().cloned(),
             "--seconds" => seconds = it.next().context("--seconds")?.parse()?,
             "--record-bytes" => bytes = it.next().context("--record-bytes")?.parse()?,
+            "--case" => case = it.next().context("--case")?.clone(),
             _ => bail!("unexpected argument {a}"),
         }
     }
@@ -709,7 +711,7 @@ fn disk(args: &[String]) -> Result<()> {
     let secs = start.elapsed().as_secs_f64();
     drop(f);
     std::fs::remove_file(&path).ok();
-    report("disk", "append+fdatasync", lat.len() as u64, secs, bytes, lat);
+    report("disk", &case, lat.len() as u64, secs, bytes, lat);
     Ok(())
 }
 
@@ -821,7 +823,7 @@ fn usage() -> ! {
     eprintln!(
         "usage:\n  loadgen redis|rabbitmq|nats sequential|pipelined|consume|e2e --addr HOST:PORT \
          [--records N] [--seconds S] [--record-bytes B] [--in-flight N] [--rate R] [--name Q] [--group G]\n  \
-         loadgen disk --dir DIR [--seconds S]\n  \
+         loadgen disk --dir DIR [--seconds S] [--case NAME]\n  \
          loadgen startup --name NAME --port P [--runs N] [--tmp DIR] [--env K=V]... -- CMD ARGS..."
     );
     std::process::exit(2)
