@@ -3,14 +3,14 @@
 // back with the crash drawn on the charts, and the counts add up; bad
 // parameters are explained where they were typed.
 
-import { mkdirSync, mkdtempSync, copyFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 
-import { launchChromium, post, repo, startPier } from './pier.mjs'
+import { getJson as pierGetJson, launchChromium, post, shot, startPier } from './pier.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const out = path.join(here, '.out')
@@ -29,17 +29,7 @@ after(async () => {
   await pier?.stop()
 })
 
-async function shot(page, name) {
-  const file = path.join(out, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
-  if (process.env.PIER_UPDATE_SCREENSHOTS) copyFileSync(file, path.join(repo, 'docs/screenshots', `${name}.png`))
-}
-
-async function getJson(p) {
-  const r = await fetch(`${pier.base}${p}`)
-  assert.equal(r.status, 200, `GET ${p}`)
-  return r.json()
-}
+const getJson = (p) => pierGetJson(pier.base, p)
 
 async function until(what, predicate, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs

@@ -3,6 +3,7 @@
 // (node --test only picks up *.test.mjs and the like).
 
 import { spawn } from 'node:child_process'
+import { copyFileSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -53,4 +54,27 @@ export async function post(base, p, body) {
   })
   if (!r.ok) throw new Error(`POST ${p}: ${r.status} ${await r.text()}`)
   return r.status === 204 ? null : r.json()
+}
+
+/** GET JSON from the API; throws unless the answer is 200. */
+export async function getJson(base, p) {
+  const r = await fetch(`${base}${p}`)
+  if (r.status !== 200) throw new Error(`GET ${p}: ${r.status} ${await r.text()}`)
+  return r.json()
+}
+
+/**
+ * A full-page screenshot to e2e/.out/NAME.png, and to docs/screenshots/
+ * with PIER_UPDATE_SCREENSHOTS=1.
+ */
+export async function shot(page, name) {
+  const out = path.join(here, '.out')
+  mkdirSync(out, { recursive: true })
+  const file = path.join(out, `${name}.png`)
+  await page.screenshot({ path: file, fullPage: true })
+  if (process.env.PIER_UPDATE_SCREENSHOTS) {
+    const shots = path.join(repo, 'docs/screenshots')
+    mkdirSync(shots, { recursive: true })
+    copyFileSync(file, path.join(shots, `${name}.png`))
+  }
 }

@@ -4,60 +4,27 @@
 // name and invalid JSON. Screenshots go to e2e/.out/ (and to
 // docs/screenshots/ with PIER_UPDATE_SCREENSHOTS=1).
 
-import { spawn } from 'node:child_process'
-import { mkdirSync, copyFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
-import readline from 'node:readline'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
 
-import { chromium } from 'playwright-core'
-
-const here = path.dirname(fileURLToPath(import.meta.url))
-const repo = path.resolve(here, '../..')
-const out = path.join(here, '.out')
-const shots = path.join(repo, 'docs/screenshots')
-const bin = path.resolve(repo, process.env.PIER_BIN ?? 'target/debug/pier')
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium'
+import { launchChromium, repo, shot, startPier } from './pier.mjs'
 
 let pier
 let base
 let browser
 
 before(async () => {
-  mkdirSync(out, { recursive: true })
-  pier = spawn(bin, ['serve', '--in-memory', '--kafka', '127.0.0.1:0', '--http', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const line = await new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: pier.stdout })
-    rl.once('line', resolve)
-    pier.once('exit', (code) => reject(new Error(`pier exited with ${code}`)))
-    setTimeout(() => reject(new Error('no ready line from pier')), 20_000)
-  })
-  const http = /http=(\S+)/.exec(line)
-  assert.ok(http, `ready line has http=: ${line}`)
-  base = `http://${http[1]}`
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  })
+  pier = await startPier()
+  base = pier.base
+  browser = await launchChromium()
 })
 
 after(async () => {
   await browser?.close()
-  pier?.kill('SIGTERM')
+  await pier?.stop()
 })
-
-async function shot(page, name) {
-  const file = path.join(out, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
-  if (process.env.PIER_UPDATE_SCREENSHOTS) {
-    mkdirSync(shots, { recursive: true })
-    copyFileSync(file, path.join(shots, `${name}.png`))
-  }
-}
 
 test('create a topic, produce 50 from the form, see them in Messages', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } })

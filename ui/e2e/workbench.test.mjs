@@ -2,13 +2,13 @@
 // delivery state per message and per-partition lag over time, in Debian's
 // Chromium against a real `pier serve`.
 
-import { mkdirSync, copyFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 
-import { launchChromium, post, repo, startPier } from './pier.mjs'
+import { getJson as pierGetJson, launchChromium, post, shot, startPier } from './pier.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const out = path.join(here, '.out')
@@ -27,21 +27,7 @@ after(async () => {
   await pier?.stop()
 })
 
-async function shot(page, name) {
-  const file = path.join(out, `${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
-  if (process.env.PIER_UPDATE_SCREENSHOTS) {
-    const shots = path.join(repo, 'docs/screenshots')
-    mkdirSync(shots, { recursive: true })
-    copyFileSync(file, path.join(shots, `${name}.png`))
-  }
-}
-
-async function getJson(p) {
-  const r = await fetch(`${pier.base}${p}`)
-  assert.equal(r.status, 200, `GET ${p}`)
-  return r.json()
-}
+const getJson = (p) => pierGetJson(pier.base, p)
 
 async function newPage() {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })

@@ -106,12 +106,9 @@ pub(crate) async fn run(
             frame = frames.recv(), if inflight.len() < PIPELINE_MAX => frame,
             () = async { let _ = shutdown.wait_for(|stop| *stop).await; } => {
                 // Answer what was already submitted, then close.
-                while let Some((result, lose)) = inflight.next().await {
-                    if !answer(&network, client_id.as_deref(), &mut write, peer, result, lose).await {
-                        break;
-                    }
+                if answer_all(&mut inflight, &network, client_id.as_deref(), &mut write, peer).await {
+                    let _ = write.flush().await;
                 }
-                let _ = write.flush().await;
                 break;
             }
         };
@@ -167,24 +164,18 @@ pub(crate) async fn run(
             }
             other => {
                 // Anything else waits for the produce requests before it,
-                // so effects and answers keep the client's order.
-                let mut open = true;
-                while let Some((result, lose)) = inflight.next().await {
-                    open = answer(
-                        &network,
-                        client_id.as_deref(),
-                        &mut write,
-                        peer,
-                        result,
-                        lose,
-                    )
-                    .await;
-                    if !open {
-                        break;
-                    }
-                }
-                // Flushed before a request that may wait (a long poll).
-                if !open || write.flush().await.is_err() {
+                // so effects and answers keep the client's order; they are
+                // flushed before a request that may wait (a long poll).
+                if !answer_all(
+                    &mut inflight,
+                    &network,
+                    client_id.as_deref(),
+                    &mut write,
+                    peer,
+                )
+                .await
+                    || write.flush().await.is_err()
+                {
                     break;
                 }
                 let result = match other {
@@ -209,6 +200,23 @@ pub(crate) async fn run(
     }
     reader.abort();
     broker.unregister(id);
+}
+
+/// Answers every submitted request, in order, waiting for each; `false`
+/// closes the connection.
+async fn answer_all(
+    inflight: &mut FuturesOrdered<Answer>,
+    network: &crate::toxics::NetworkFaults,
+    client_id: Option<&str>,
+    write: &mut (impl tokio::io::AsyncWriteExt + Unpin),
+    peer: SocketAddr,
+) -> bool {
+    while let Some((result, lose)) = inflight.next().await {
+        if !answer(network, client_id, write, peer, result, lose).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Writes one answer as the network faults allow; `false` closes the

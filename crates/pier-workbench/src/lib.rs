@@ -45,7 +45,7 @@ pub use simulate::{NewSimConsumers, NewSimProducer, SIMULATIONS_MAX, SimMember, 
 pub use stats::{
     GroupRate, PartitionLagPoint, QueueRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate,
 };
-pub use template::Template;
+pub use template::{Template, iso8601};
 pub use topics::{ClientSummary, NewTopic, PartitionSummary, TopicSummary, TopicUpdate};
 
 use std::sync::{Arc, Mutex, RwLock};

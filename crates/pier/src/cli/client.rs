@@ -93,18 +93,29 @@ impl Client {
         self.finish(what, req.call())
     }
 
+    fn send<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        method: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let reply = match method {
+            "PATCH" => self.agent.patch(url).send_json(body),
+            "PUT" => self.agent.put(url).send_json(body),
+            _ => self.agent.post(url).send_json(body),
+        };
+        self.finish(what, reply)
+    }
+
     pub fn post<T: DeserializeOwned>(
         &self,
         what: &str,
         path: &str,
         body: &impl Serialize,
     ) -> anyhow::Result<T> {
-        self.finish(
-            what,
-            self.agent
-                .post(format!("{}{path}", self.base))
-                .send_json(body),
-        )
+        self.send(what, "POST", path, body)
     }
 
     pub fn patch<T: DeserializeOwned>(
@@ -113,12 +124,7 @@ impl Client {
         path: &str,
         body: &impl Serialize,
     ) -> anyhow::Result<T> {
-        self.finish(
-            what,
-            self.agent
-                .patch(format!("{}{path}", self.base))
-                .send_json(body),
-        )
+        self.send(what, "PATCH", path, body)
     }
 
     pub fn put<T: DeserializeOwned>(
@@ -127,12 +133,7 @@ impl Client {
         path: &str,
         body: &impl Serialize,
     ) -> anyhow::Result<T> {
-        self.finish(
-            what,
-            self.agent
-                .put(format!("{}{path}", self.base))
-                .send_json(body),
-        )
+        self.send(what, "PUT", path, body)
     }
 
     /// A DELETE whose answer has a body.
@@ -189,25 +190,9 @@ pub fn bytes(n: u64) -> String {
 
 /// Unix milliseconds → `2026-11-25 18:30:24.123` (UTC).
 pub fn iso_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    pier_workbench::iso8601(ms)
+        .trim_end_matches('Z')
+        .replacen('T', " ", 1)
 }
 
 #[cfg(test)]
