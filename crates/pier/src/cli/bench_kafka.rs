@@ -333,7 +333,7 @@ fn fetched(resp: &FetchResponse) -> anyhow::Result<(Vec<(i64, u64)>, i64)> {
                 bail!("fetch failed with Kafka error code {}", p.error_code);
             }
             high_watermark = p.high_watermark;
-            let Some(bytes) = p.records.clone() else {
+            let Some(bytes) = p.records.clone().filter(|b| !b.is_empty()) else {
                 continue;
             };
             for b in batch::split_batches(bytes)? {
