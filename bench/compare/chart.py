@@ -24,7 +24,7 @@ def fmt(v):
         return f"{v / 1000:.1f}k"
     if v >= 100:
         return f"{v:.0f}"
-    if v >= 5:
+    if v >= 1:
         return f"{v:.1f}"
     return f"{v:.2f}"
 

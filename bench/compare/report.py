@@ -143,7 +143,10 @@ def summarize(rows):
     table = []
     for s in SYSTEMS:
         seq = pick(rows, s, "sequential") or {}
-        ref = (pick(rows, "disk", "append+fdatasync before " + s) or {}).get("records_per_sec") or raw_rate
+        refs = [(pick(rows, "disk", f"append+fdatasync {w} {s}") or {}).get("records_per_sec")
+                for w in ("before", "after")]
+        refs = [x for x in refs if x]
+        ref = sum(refs) / len(refs) if refs else raw_rate
         pipe = pick(rows, s, "pipelined") or {}
         cons = pick(rows, s, "consume") or {}
         e2e = pick(rows, s, "e2e") or {}
@@ -221,8 +224,8 @@ def notes(summary, rows):
     refs = [f"{LABELS[r['system']]} {r['raw_fdatasync_reference_per_sec']:,.0f}/s" for r in summary["rows"]
             if r.get("raw_fdatasync_reference_per_sec")]
     if refs:
-        out.append("\"of raw fsync\": sequential rate / the disk's 1 KiB append+fdatasync rate measured "
-                   "(1 s) just before that system's produce cases: " + ", ".join(refs))
+        out.append("\"of raw fsync\": sequential rate / the disk's 1 KiB append+fdatasync rate (mean of 1 s "
+                   "just before and 1 s just after that system's sequential case): " + ", ".join(refs))
     for r in summary["rows"]:
         for e in r["errors"]:
             out.append(f"{LABELS[r['system']]}: {e}")
