@@ -222,7 +222,7 @@ def notes(summary, rows):
     if slow:
         out.append("e2e: the producer did not keep up with 5,000 msg/s: " + ", ".join(slow))
     refs = [f"{LABELS[r['system']]} {r['raw_fdatasync_reference_per_sec']:,.0f}/s" for r in summary["rows"]
-            if r.get("raw_fdatasync_reference_per_sec")]
+            if r.get("raw_fdatasync_reference_per_sec") and r.get("sequential_per_sec")]
     if refs:
         out.append("\"of raw fsync\": sequential rate / the disk's 1 KiB append+fdatasync rate (mean of 1 s "
                    "just before and 1 s just after that system's sequential case): " + ", ".join(refs))
