@@ -53,7 +53,9 @@ impl Opts {
             let k = args[i]
                 .strip_prefix("--")
                 .ok_or_else(|| anyhow!("unexpected argument {:?}", args[i]))?;
-            let v = args.get(i + 1).ok_or_else(|| anyhow!("--{k} needs a value"))?;
+            let v = args
+                .get(i + 1)
+                .ok_or_else(|| anyhow!("--{k} needs a value"))?;
             m.insert(k.to_string(), v.clone());
             i += 2;
         }
@@ -162,7 +164,14 @@ async fn sequential<P: Producer>(system: &str, p: &mut P, o: &Opts) -> Result<()
         lat.push(t.elapsed().as_nanos() as u64);
         n += 1;
     }
-    report(system, "sequential", n, start.elapsed().as_secs_f64(), o.record_bytes, lat);
+    report(
+        system,
+        "sequential",
+        n,
+        start.elapsed().as_secs_f64(),
+        o.record_bytes,
+        lat,
+    );
     Ok(())
 }
 
@@ -188,7 +197,14 @@ async fn pipelined<P: Producer>(system: &str, p: &mut P, o: &Opts) -> Result<()>
             None => break,
         }
     }
-    report(system, "pipelined", done, start.elapsed().as_secs_f64(), o.record_bytes, lat);
+    report(
+        system,
+        "pipelined",
+        done,
+        start.elapsed().as_secs_f64(),
+        o.record_bytes,
+        lat,
+    );
     Ok(())
 }
 
@@ -200,7 +216,10 @@ async fn consume<C: Consumer>(system: &str, c: &mut C, o: &Opts) -> Result<()> {
         let batch = c.next_batch().await?;
         if batch.is_empty() {
             if idle_since.elapsed() > Duration::from_secs(10) {
-                bail!("{system} consume: only {n} of {} records after 10 s idle", o.records);
+                bail!(
+                    "{system} consume: only {n} of {} records after 10 s idle",
+                    o.records
+                );
             }
             continue;
         }
@@ -208,7 +227,14 @@ async fn consume<C: Consumer>(system: &str, c: &mut C, o: &Opts) -> Result<()> {
         n += batch.len() as u64;
     }
     c.finish().await?;
-    report(system, "consume", n, start.elapsed().as_secs_f64(), o.record_bytes, Vec::new());
+    report(
+        system,
+        "consume",
+        n,
+        start.elapsed().as_secs_f64(),
+        o.record_bytes,
+        Vec::new(),
+    );
     Ok(())
 }
 
@@ -231,7 +257,10 @@ async fn e2e<P: Producer + 'static, C: Consumer + 'static>(
             let now = now_ns();
             if batch.is_empty() {
                 if idle_since.elapsed() > Duration::from_secs(10) {
-                    bail!("e2e consumer: only {} of {total} records after 10 s idle", lat.len());
+                    bail!(
+                        "e2e consumer: only {} of {total} records after 10 s idle",
+                        lat.len()
+                    );
                 }
                 continue;
             }
@@ -289,7 +318,9 @@ mod redis_impl {
         let cfg = redis::AsyncConnectionConfig::new()
             .set_response_timeout(None)
             .set_connection_timeout(Some(Duration::from_secs(10)));
-        Ok(client.get_multiplexed_async_connection_with_config(&cfg).await?)
+        Ok(client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await?)
     }
 
     pub struct P {
@@ -340,7 +371,12 @@ mod redis_impl {
             {
                 return Err(e.into());
             }
-            Ok(C { con, stream: stream.into(), group: group.into(), unacked: Vec::new() })
+            Ok(C {
+                con,
+                stream: stream.into(),
+                group: group.into(),
+                unacked: Vec::new(),
+            })
         }
 
         async fn ack(&mut self) -> Result<()> {
@@ -393,7 +429,12 @@ mod redis_impl {
     }
 
     pub async fn run(case: &str, o: &Opts) -> Result<()> {
-        let producer = || async { Ok::<_, anyhow::Error>(P { con: connect(&o.addr).await?, stream: o.name.clone() }) };
+        let producer = || async {
+            Ok::<_, anyhow::Error>(P {
+                con: connect(&o.addr).await?,
+                stream: o.name.clone(),
+            })
+        };
         match case {
             "sequential" => sequential("redis", &mut producer().await?, o).await,
             "pipelined" => pipelined("redis", &mut producer().await?, o).await,
@@ -412,21 +453,35 @@ mod redis_impl {
 mod rabbit_impl {
     use super::*;
     use lapin::options::{
-        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
-        QueueDeclareOptions,
+        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+        ConfirmSelectOptions, QueueDeclareOptions,
     };
     use lapin::types::{AMQPValue, FieldTable, LongString};
     use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
     async fn connect(addr: &str) -> Result<Connection> {
-        Ok(Connection::connect(&format!("amqp://guest:guest@{addr}/%2f"), ConnectionProperties::default()).await?)
+        Ok(Connection::connect(
+            &format!("amqp://guest:guest@{addr}/%2f"),
+            ConnectionProperties::default(),
+        )
+        .await?)
     }
 
     async fn declare(ch: &Channel, queue: &str) -> Result<()> {
         let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), AMQPValue::LongString(LongString::from("quorum")));
-        ch.queue_declare(queue.into(), QueueDeclareOptions { durable: true, ..Default::default() }, args)
-            .await?;
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString(LongString::from("quorum")),
+        );
+        ch.queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        )
+        .await?;
         Ok(())
     }
 
@@ -442,7 +497,11 @@ mod rabbit_impl {
             let ch = conn.create_channel().await?;
             declare(&ch, queue).await?;
             ch.confirm_select(ConfirmSelectOptions::default()).await?;
-            Ok(P { _conn: conn, ch, queue: queue.into() })
+            Ok(P {
+                _conn: conn,
+                ch,
+                queue: queue.into(),
+            })
         }
     }
 
@@ -485,13 +544,26 @@ mod rabbit_impl {
             declare(&ch, queue).await?;
             ch.basic_qos(1024, BasicQosOptions::default()).await?;
             let consumer = ch
-                .basic_consume(queue.into(), "c1".into(), BasicConsumeOptions::default(), FieldTable::default())
+                .basic_consume(
+                    queue.into(),
+                    "c1".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
                 .await?;
-            Ok(C { _conn: conn, ch, consumer, last_tag: None, unacked: 0 })
+            Ok(C {
+                _conn: conn,
+                ch,
+                consumer,
+                last_tag: None,
+                unacked: 0,
+            })
         }
         async fn ack(&mut self) -> Result<()> {
             if let Some(tag) = self.last_tag.take() {
-                self.ch.basic_ack(tag, BasicAckOptions { multiple: true }).await?;
+                self.ch
+                    .basic_ack(tag, BasicAckOptions { multiple: true })
+                    .await?;
                 self.unacked = 0;
             }
             Ok(())
@@ -503,11 +575,12 @@ mod rabbit_impl {
             let mut out = Vec::new();
             // Wait up to a second for the first delivery, then take what is
             // already buffered (up to 256).
-            let first = match tokio::time::timeout(Duration::from_secs(1), self.consumer.next()).await {
-                Err(_) => return Ok(out),
-                Ok(None) => bail!("rabbitmq: consumer closed"),
-                Ok(Some(d)) => d?,
-            };
+            let first =
+                match tokio::time::timeout(Duration::from_secs(1), self.consumer.next()).await {
+                    Err(_) => return Ok(out),
+                    Ok(None) => bail!("rabbitmq: consumer closed"),
+                    Ok(Some(d)) => d?,
+                };
             let mut next = Some(first);
             while let Some(d) = next.take() {
                 self.last_tag = Some(d.delivery_tag);
@@ -580,13 +653,19 @@ mod nats_impl {
         pub async fn new(addr: &str, name: &str) -> Result<Self> {
             let js = js(addr).await?;
             ensure_stream(&js, name).await?;
-            Ok(P { js, subject: name.to_string() })
+            Ok(P {
+                js,
+                subject: name.to_string(),
+            })
         }
     }
 
     impl Producer for P {
         async fn send(&mut self, payload: Vec<u8>) -> Result<BoxFut<()>> {
-            let ack = self.js.publish(self.subject.clone(), payload.into()).await?;
+            let ack = self
+                .js
+                .publish(self.subject.clone(), payload.into())
+                .await?;
             Ok(Box::pin(async move {
                 ack.into_future().await?;
                 Ok(())
@@ -615,8 +694,16 @@ mod nats_impl {
                     },
                 )
                 .await?;
-            let messages = consumer.stream().max_messages_per_batch(512).messages().await?;
-            Ok(C { messages, last: None, unacked: 0 })
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(512)
+                .messages()
+                .await?;
+            Ok(C {
+                messages,
+                last: None,
+                unacked: 0,
+            })
         }
         async fn ack(&mut self) -> Result<()> {
             if let Some(m) = self.last.take() {
@@ -632,11 +719,12 @@ mod nats_impl {
     impl Consumer for C {
         async fn next_batch(&mut self) -> Result<Vec<Vec<u8>>> {
             let mut out = Vec::new();
-            let first = match tokio::time::timeout(Duration::from_secs(1), self.messages.next()).await {
-                Err(_) => return Ok(out),
-                Ok(None) => bail!("nats: message stream ended"),
-                Ok(Some(m)) => m.map_err(|e| anyhow!("nats: {e}"))?,
-            };
+            let first =
+                match tokio::time::timeout(Duration::from_secs(1), self.messages.next()).await {
+                    Err(_) => return Ok(out),
+                    Ok(None) => bail!("nats: message stream ended"),
+                    Ok(Some(m)) => m.map_err(|e| anyhow!("nats: {e}"))?,
+                };
             let mut next = Some(first);
             while let Some(m) = next.take() {
                 out.push(m.payload.to_vec());
@@ -697,7 +785,11 @@ fn disk(args: &[String]) -> Result<()> {
     }
     let dir = dir.context("disk needs --dir")?;
     let path = std::path::Path::new(&dir).join("loadgen-disk.bin");
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
     let buf = vec![b'x'; bytes];
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut lat = Vec::new();
@@ -722,7 +814,10 @@ fn disk(args: &[String]) -> Result<()> {
 /// 127.0.0.1:PORT every millisecond until a TCP connection is accepted,
 /// then kills the process group. Repeats --runs times.
 fn startup(args: &[String]) -> Result<()> {
-    let split = args.iter().position(|a| a == "--").context("startup needs -- CMD ARGS")?;
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .context("startup needs -- CMD ARGS")?;
     let (opts, cmd) = (&args[..split], &args[split + 1..]);
     if cmd.is_empty() {
         bail!("startup: empty command");
@@ -780,7 +875,9 @@ fn startup(args: &[String]) -> Result<()> {
             std::thread::sleep(Duration::from_millis(1));
         };
         let pgid = child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pgid}")]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status();
         let _ = child.wait();
         // Let the port be released before the next run.
         let mut free = false;
@@ -794,9 +891,14 @@ fn startup(args: &[String]) -> Result<()> {
         if !free {
             bail!("startup {name}: port {port} still accepting after kill");
         }
-        let took = took.with_context(|| format!("startup {name}: no connection accepted (logs in {d})"))?;
+        let took =
+            took.with_context(|| format!("startup {name}: no connection accepted (logs in {d})"))?;
         std::fs::remove_dir_all(&dir).ok();
-        eprintln!("startup {name} run {}: {:.1} ms", run + 1, took.as_secs_f64() * 1e3);
+        eprintln!(
+            "startup {name} run {}: {:.1} ms",
+            run + 1,
+            took.as_secs_f64() * 1e3
+        );
         times.push(took.as_nanos() as u64);
     }
     times.sort_unstable();
@@ -842,7 +944,10 @@ fn main() -> Result<()> {
     }
     let Some(case) = args.get(1) else { usage() };
     let o = Opts::parse(&args[2..])?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let system = system.clone();
     let case = case.clone();
     rt.block_on(async move {
