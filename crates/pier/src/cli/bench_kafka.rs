@@ -131,33 +131,50 @@ impl Conn {
         req: &impl Encodable,
     ) -> anyhow::Result<()> {
         self.next += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.next)
-            .with_client_id(Some(StrBytes::from_static_str("pier-bench")));
-        let mut body = BytesMut::with_capacity(256);
-        body.put_i32(0);
-        header.encode(&mut body, api.request_header_version(version))?;
-        req.encode(&mut body, version)?;
-        let len = (body.len() - 4) as i32;
-        body[..4].copy_from_slice(&len.to_be_bytes());
-        self.write.write_all(&body).await?;
-        Ok(())
+        write_request(&mut self.write, self.next, api, version, req).await
     }
 
     async fn recv<R: Decodable>(&mut self, api: ApiKey, version: i16) -> anyhow::Result<R> {
-        let size = self
-            .read
-            .read_i32()
-            .await
-            .context("the broker closed the connection")?;
-        let mut buf = vec![0; usize::try_from(size).context("bad frame size")?];
-        self.read.read_exact(&mut buf).await?;
-        let mut buf = Bytes::from(buf);
-        ResponseHeader::decode(&mut buf, api.response_header_version(version))?;
-        R::decode(&mut buf, version)
+        read_response(&mut self.read, api, version).await
     }
+}
+
+async fn write_request(
+    write: &mut OwnedWriteHalf,
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    req: &impl Encodable,
+) -> anyhow::Result<()> {
+    let header = RequestHeader::default()
+        .with_request_api_key(api as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("pier-bench")));
+    let mut body = BytesMut::with_capacity(256);
+    body.put_i32(0);
+    header.encode(&mut body, api.request_header_version(version))?;
+    req.encode(&mut body, version)?;
+    let len = (body.len() - 4) as i32;
+    body[..4].copy_from_slice(&len.to_be_bytes());
+    write.write_all(&body).await?;
+    Ok(())
+}
+
+async fn read_response<R: Decodable>(
+    read: &mut BufReader<OwnedReadHalf>,
+    api: ApiKey,
+    version: i16,
+) -> anyhow::Result<R> {
+    let size = read
+        .read_i32()
+        .await
+        .context("the broker closed the connection")?;
+    let mut buf = vec![0; usize::try_from(size).context("bad frame size")?];
+    read.read_exact(&mut buf).await?;
+    let mut buf = Bytes::from(buf);
+    ResponseHeader::decode(&mut buf, api.response_header_version(version))?;
+    R::decode(&mut buf, version)
 }
 
 fn produce_request(topic: &str, records: Bytes, acks: i16) -> ProduceRequest {
@@ -427,52 +444,40 @@ async fn e2e_case(a: &KafkaArgs) -> anyhow::Result<Outcome> {
             anyhow::Ok(lat)
         })
     };
-    let mut p = Conn::open(&a.bootstrap).await?;
+    // Answers are read by their own task, so pacing never waits on them.
+    let Conn {
+        mut read,
+        mut write,
+        ..
+    } = Conn::open(&a.bootstrap).await?;
+    let answers = tokio::spawn(async move {
+        for _ in 0..want {
+            check_produce(&read_response(&mut read, ApiKey::Produce, PRODUCE_VERSION).await?)?;
+        }
+        anyhow::Ok(())
+    });
     let started = Instant::now();
     let pace = Duration::from_secs_f64(1.0 / a.rate.max(1) as f64);
-    let window = a.in_flight.max(1);
-    let mut outstanding = 0usize;
     let mut progress = Progress {
         last: Instant::now(),
         case: Case::E2e,
     };
     for i in 0..want {
-        let due = started + pace.mul_f64(i as f64);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            // Collect answers while waiting for the next send time.
-            while outstanding > 0 {
-                match tokio::time::timeout(
-                    wait.saturating_sub(due.elapsed()),
-                    p.recv::<ProduceResponse>(ApiKey::Produce, PRODUCE_VERSION),
-                )
-                .await
-                {
-                    Ok(resp) => {
-                        check_produce(&resp?)?;
-                        outstanding -= 1;
-                    }
-                    Err(_) => break,
-                }
-            }
-            tokio::time::sleep_until(due.into()).await;
-        }
-        if outstanding == window {
-            check_produce(&p.recv(ApiKey::Produce, PRODUCE_VERSION).await?)?;
-            outstanding -= 1;
-        }
-        p.send(
+        tokio::time::sleep_until((started + pace.mul_f64(i as f64)).into()).await;
+        let req = produce_request(&a.topic, record(a.record_bytes), a.acks);
+        write_request(
+            &mut write,
+            i as i32 + 1,
             ApiKey::Produce,
             PRODUCE_VERSION,
-            &produce_request(&a.topic, record(a.record_bytes), a.acks),
+            &req,
         )
         .await?;
-        outstanding += 1;
         progress.tick(i + 1, started);
     }
-    while outstanding > 0 {
-        check_produce(&p.recv(ApiKey::Produce, PRODUCE_VERSION).await?)?;
-        outstanding -= 1;
-    }
+    tokio::time::timeout(Duration::from_secs(30), answers)
+        .await
+        .context("the broker did not answer every produce within 30 s")???;
     let lat = tokio::time::timeout(Duration::from_secs(30), consumer)
         .await
         .context("the consumer did not see every record within 30 s")???;
