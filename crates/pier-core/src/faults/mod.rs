@@ -2,6 +2,7 @@
 //! timeline, and the faulty disk (a redb `StorageBackend` wrapper). Network
 //! and client faults are applied by their adapters.
 
+mod catalog;
 mod disk;
 mod memory;
 pub mod registry;
