@@ -3,23 +3,19 @@
 // back with the crash drawn on the charts, and the counts add up; bad
 // parameters are explained where they were typed.
 
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
 
 import { getJson as pierGetJson, launchChromium, post, shot, startPier } from './pier.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-const out = path.join(here, '.out')
 
 let pier
 let browser
 
 before(async () => {
-  mkdirSync(out, { recursive: true })
   pier = await startPier({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'pier-faults-')) })
   browser = await launchChromium()
 })

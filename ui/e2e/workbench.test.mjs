@@ -2,22 +2,15 @@
 // delivery state per message and per-partition lag over time, in Debian's
 // Chromium against a real `pier serve`.
 
-import { mkdirSync } from 'node:fs'
-import path from 'node:path'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { fileURLToPath } from 'node:url'
 
 import { getJson as pierGetJson, launchChromium, post, shot, startPier } from './pier.mjs'
-
-const here = path.dirname(fileURLToPath(import.meta.url))
-const out = path.join(here, '.out')
 
 let pier
 let browser
 
 before(async () => {
-  mkdirSync(out, { recursive: true })
   pier = await startPier()
   browser = await launchChromium()
 })

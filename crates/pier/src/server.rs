@@ -194,28 +194,17 @@ impl Generation {
         let broker = Broker::new(store.clone(), queues.clone(), config.clone());
         let (kill, killed) = watch::channel(false);
         let (graceful, stop) = watch::channel(false);
-        // Tasks stop on either signal.
-        let mut either = stop.clone();
-        let mut killed2 = killed.clone();
-        let (any, any_rx) = watch::channel(false);
-        let relay = tokio::spawn(async move {
-            tokio::select! {
-                _ = either.wait_for(|s| *s) => {}
-                _ = killed2.wait_for(|k| *k) => {}
-            }
-            let _ = any.send(true);
-        });
+        // A graceful stop ends every task; a crash aborts them.
         let tasks = vec![
-            relay,
+            tokio::spawn(tick_groups(broker.clone(), stop.clone())),
+            tokio::spawn(tick_queues(queues, broker.clone(), stop.clone())),
+            tokio::spawn(housekeeping(store.clone(), stop.clone())),
             tokio::spawn(pier_kafka::serve(
                 listener.clone(),
                 broker.clone(),
                 stop,
                 killed,
             )),
-            tokio::spawn(tick_groups(broker.clone(), any_rx.clone())),
-            tokio::spawn(tick_queues(queues, broker.clone(), any_rx.clone())),
-            tokio::spawn(housekeeping(store.clone(), any_rx)),
         ];
         Ok((
             Self {
