@@ -496,6 +496,24 @@ fn batches_read_back_from_shared_rows_after_the_cache_lets_go() {
             expected[offset as usize].as_bytes()
         );
     }
+    // A read that starts inside one row and ends inside another is served
+    // one lookup per row: exactly the batches asked for, in order.
+    let size = |o: u64| store.read("t", 0, o, 1).unwrap().records.len();
+    for (offset, count) in [(15u64, 25usize), (0, 10), (5, 1), (2_985, 15)] {
+        let limit = (offset..offset + count as u64).map(size).sum();
+        let read = store.read("t", 0, offset, limit).unwrap();
+        let batches = pier_core::batch::split_batches(read.records).unwrap();
+        assert_eq!(batches.len(), count, "from {offset}");
+        for (i, b) in batches.iter().enumerate() {
+            let record = &pier_core::batch::decode_records(b).unwrap()[0];
+            let want = offset + i as u64;
+            assert_eq!(record.offset as u64, want);
+            assert_eq!(
+                record.value.as_deref().unwrap(),
+                expected[want as usize].as_bytes()
+            );
+        }
+    }
     let all = all_values(&store, "t", 0);
     assert_eq!(all.len(), 3_000);
     assert!(

@@ -9,7 +9,7 @@ use redb::ReadableDatabase;
 use tokio::sync::watch;
 
 use super::Store;
-use super::catalog::PartitionState;
+use super::catalog::{BatchMeta, PartitionState};
 use super::error::ReadError;
 use super::tables::LOG;
 use crate::batch;
@@ -95,22 +95,30 @@ impl Store {
             }
             (keys, index.log_start, index.next_offset)
         };
+        let pieces = pieces(keys);
         // One batch from the tail cache needs no copy at all.
-        if let [(_, Some(bytes))] = keys.as_slice() {
+        if let [Piece::Cached(bytes)] = pieces.as_slice() {
             return Ok(ReadResult {
                 records: bytes.clone(),
                 high_watermark,
                 log_start,
             });
         }
-        let mut out = BytesMut::new();
+        let storage = |e: redb::Error| ReadError::Storage(e.to_string());
+        let mut out = BytesMut::with_capacity(pieces.iter().map(Piece::len).sum());
         let mut txn = None;
-        for (meta, cached) in keys {
-            if let Some(bytes) = cached {
-                out.extend_from_slice(&bytes);
-                continue;
-            }
-            let storage = |e: redb::Error| ReadError::Storage(e.to_string());
+        for piece in pieces {
+            let (chunk_base, from, to) = match piece {
+                Piece::Cached(bytes) => {
+                    out.extend_from_slice(&bytes);
+                    continue;
+                }
+                Piece::Row {
+                    chunk_base,
+                    from,
+                    to,
+                } => (chunk_base, from, to),
+            };
             if txn.is_none() {
                 let t = self.db().begin_read().map_err(|e| storage(e.into()))?;
                 let log = t.open_table(LOG).map_err(|e| storage(e.into()))?;
@@ -118,18 +126,14 @@ impl Store {
             }
             let (_, log) = txn.as_ref().expect("opened above");
             match log
-                .get((topic_id, partition, meta.chunk_base))
+                .get((topic_id, partition, chunk_base))
                 .map_err(|e| storage(e.into()))?
             {
                 Some(value) => {
                     let row = value.value();
-                    let from = meta.chunk_pos as usize;
-                    let to = from + meta.size_bytes as usize;
                     let Some(bytes) = row.get(from..to) else {
                         return Err(ReadError::Storage(format!(
-                            "row {}/{partition}@{} is {} bytes, batch at {from}..{to}",
-                            topic_id,
-                            meta.chunk_base,
+                            "row {topic_id}/{partition}@{chunk_base} is {} bytes, batches at {from}..{to}",
                             row.len()
                         )));
                     };
@@ -299,6 +303,55 @@ impl Store {
             partitions,
         })
     }
+}
+
+/// Where the bytes of a read come from: a batch in the tail cache, or a run
+/// of consecutive batches in one redb row, read with one lookup (a row
+/// holds up to 256 KiB of small batches; looking each batch up on its own
+/// read the whole row again every time).
+#[derive(Debug)]
+enum Piece {
+    Cached(Bytes),
+    Row {
+        chunk_base: u64,
+        from: usize,
+        to: usize,
+    },
+}
+
+impl Piece {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Cached(bytes) => bytes.len(),
+            Piece::Row { from, to, .. } => to - from,
+        }
+    }
+}
+
+/// Merges batches that sit next to each other in the same row.
+fn pieces(keys: Vec<(BatchMeta, Option<Bytes>)>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    for (meta, cached) in keys {
+        if let Some(bytes) = cached {
+            out.push(Piece::Cached(bytes));
+            continue;
+        }
+        let from = meta.chunk_pos as usize;
+        let to = from + meta.size_bytes as usize;
+        match out.last_mut() {
+            Some(Piece::Row {
+                chunk_base,
+                to: end,
+                ..
+            }) if *chunk_base == meta.chunk_base && *end == from => *end = to,
+            _ => out.push(Piece::Row {
+                chunk_base: meta.chunk_base,
+                from,
+                to,
+            }),
+        }
+    }
+    out
 }
 
 /// Every record of one or more stored batches.
