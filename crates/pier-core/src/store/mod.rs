@@ -12,6 +12,7 @@ mod producers;
 mod read;
 mod stats;
 mod tables;
+mod trickle;
 mod wal;
 mod writer;
 

@@ -76,7 +76,9 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                 .write(true)
                 .open(&path)
                 .map_err(io_err(&path))?;
-            let backend = redb::backends::FileBackend::new(file)?;
+            let advice = file.try_clone().map_err(io_err(&path))?;
+            let backend =
+                super::trickle::Trickle::new(redb::backends::FileBackend::new(file)?, advice);
             let (db, repaired) = open_backend(FaultyBackend::new(backend, faults.clone()))?;
             let open_wal = |name: &str| -> Result<FaultyBackend, OpenError> {
                 let wal_path = dir.join(name);
