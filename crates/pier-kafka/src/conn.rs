@@ -68,7 +68,8 @@ pub(crate) async fn run(
     // Frames are read by their own task so waiting for one is cancel-safe.
     let (frames_tx, mut frames) = tokio::sync::mpsc::channel(PIPELINE_MAX);
     let reader = tokio::spawn(async move {
-        let mut read = BufReader::new(read);
+        // Room for many pipelined requests per read system call.
+        let mut read = BufReader::with_capacity(64 * 1024, read);
         loop {
             let frame = read_frame(&mut read).await;
             let end = !matches!(frame, Ok(Some(_)));
@@ -355,7 +356,10 @@ fn encode(
     version: i16,
     response: &ResponseKind,
 ) -> Result<Bytes, ConnError> {
-    let mut body = BytesMut::new();
+    // The size prefix is patched in once the body is encoded: one buffer,
+    // no second copy (a fetch answer can be megabytes).
+    let mut out = BytesMut::with_capacity(4 + 64);
+    out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let header_version = if api == ApiKey::ApiVersions {
         0 // always v0, whatever the request version
@@ -367,10 +371,9 @@ fn encode(
         version,
         reason: format!("cannot encode response: {e:#}"),
     };
-    header.encode(&mut body, header_version).map_err(failed)?;
-    response.encode(&mut body, version).map_err(failed)?;
-    let mut out = BytesMut::with_capacity(body.len() + 4);
-    out.put_i32(body.len() as i32);
-    out.extend_from_slice(&body);
+    header.encode(&mut out, header_version).map_err(failed)?;
+    response.encode(&mut out, version).map_err(failed)?;
+    let size = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&size.to_be_bytes());
     Ok(out.freeze())
 }
