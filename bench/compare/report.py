@@ -147,6 +147,9 @@ def summarize(rows):
                 for w in ("before", "after")]
         refs = [x for x in refs if x]
         ref = sum(refs) / len(refs) if refs else raw_rate
+        ref_p50 = [(pick(rows, "disk", f"append+fdatasync {w} {s}") or {}).get("p50_ms")
+                   for w in ("before", "after")]
+        ref_p50 = [x for x in ref_p50 if x]
         pipe = pick(rows, s, "pipelined") or {}
         cons = pick(rows, s, "consume") or {}
         e2e = pick(rows, s, "e2e") or {}
@@ -160,6 +163,7 @@ def summarize(rows):
             "system": s,
             "sequential_per_sec": seq.get("records_per_sec"),
             "raw_fdatasync_reference_per_sec": ref,
+            "raw_fdatasync_reference_p50_ms": sum(ref_p50) / len(ref_p50) if ref_p50 else raw.get("p50_ms"),
             "sequential_of_raw_fsync": (seq["records_per_sec"] / ref) if seq.get("records_per_sec") and ref else None,
             "sequential_p50_ms": seq.get("p50_ms"),
             "sequential_p99_ms": seq.get("p99_ms"),
@@ -176,8 +180,70 @@ def summarize(rows):
             "syncs_per_record": fs.get("syncs_per_record"),
             "errors": errors,
         })
-    return {"raw_fdatasync_per_sec": raw_rate, "raw_fdatasync_p50_ms": raw.get("p50_ms"),
-            "raw_fdatasync_p99_ms": raw.get("p99_ms"), "dd_mib_per_sec": dd_bw, "rows": table}
+    rtt = pick(rows, "loopback", "rtt") or {}
+    summary = {"raw_fdatasync_per_sec": raw_rate, "raw_fdatasync_p50_ms": raw.get("p50_ms"),
+               "raw_fdatasync_p99_ms": raw.get("p99_ms"), "dd_mib_per_sec": dd_bw,
+               "loopback_rtt_p50_ms": rtt.get("p50_ms"), "rows": table}
+    summary["targets"] = targets(summary)
+    return summary
+
+
+def targets(summary):
+    """The targets of the performance issue, judged on this run's numbers:
+    a list of {"target", "value", "met"} (met is None when a number is missing)."""
+    by = {r["system"]: r for r in summary["rows"]}
+    pier = by.get("pier", {})
+    get = lambda s, k: by.get(s, {}).get(k)
+    out = []
+
+    def judge(target, value, met):
+        out.append({"target": target, "value": value, "met": met})
+
+    def ratio(a, b):
+        return a / b if a and b else None
+
+    for peer, times in (("redis", 2), ("rabbitmq", 4)):
+        r = ratio(pier.get("pipelined_per_sec"), get(peer, "pipelined_per_sec"))
+        judge(f"pipelined durable produce at least {times}x {LABELS[peer]}",
+              None if r is None else f"{r:.1f}x ({num(pier.get('pipelined_per_sec'))} vs "
+                                     f"{num(get(peer, 'pipelined_per_sec'))} msg/s)",
+              None if r is None else r >= times)
+    bw = pier.get("pipelined_of_disk_bandwidth")
+    judge("pipelined on the way to half the disk's sequential bandwidth",
+          None if bw is None else f"{bw * 100:.0f}% of {num(summary['dd_mib_per_sec'], 1)} MiB/s",
+          None if bw is None else bw >= 0.5)
+    # The disk as it was just around Pier's sequential case.
+    raw_p50, rtt = pier.get("raw_fdatasync_reference_p50_ms"), summary.get("loopback_rtt_p50_ms")
+    seq = pier.get("sequential_p50_ms")
+    if raw_p50 and rtt and seq:
+        bound = 1.3 * (raw_p50 + rtt)
+        judge("sequential ack p50 within 1.3x (raw append+fdatasync p50 + loopback round trip p50)",
+              f"{seq:.3f} ms vs 1.3 x ({raw_p50:.3f} + {rtt:.3f}) = {bound:.3f} ms", seq <= bound)
+    else:
+        judge("sequential ack p50 within 1.3x (raw fdatasync p50 + loopback round trip)", None, None)
+    e2e, redis_e2e = pier.get("e2e_p99_ms"), get("redis", "e2e_p99_ms")
+    judge("end-to-end p99 at 5,000 msg/s no worse than Redis",
+          None if not (e2e and redis_e2e) else f"{e2e:.2f} vs {redis_e2e:.2f} ms",
+          None if not (e2e and redis_e2e) else e2e <= redis_e2e)
+    c = pier.get("consume_per_sec")
+    judge("consume from the log at least 300,000 records/s",
+          None if c is None else f"{num(c)}/s", None if c is None else c >= 300_000)
+    st = pier.get("startup_ms")
+    judge("start-up to accepting connections under 50 ms",
+          None if st is None else f"{st:.1f} ms", None if st is None else st < 50)
+    rss = pier.get("idle_rss_mib")
+    judge("idle resident memory under 30 MiB",
+          None if rss is None else f"{rss:.1f} MiB", None if rss is None else rss < 30)
+    fs = pier.get("syncs_per_record")
+    judge("one fsync-family call per group commit (sequential: one commit per message)",
+          None if fs is None else f"{fs:.2f} per message", None if fs is None else fs <= 1.05)
+    return out
+
+
+def show_targets(summary):
+    mark = {True: "met", False: "MISSED", None: "not measured"}
+    return [f"{mark[t['met']]}: {t['target']}" + (f" — {t['value']}" if t["value"] else "")
+            for t in summary.get("targets", [])]
 
 
 HEAD = ["system", "seq. msg/s", "of raw fsync", "seq. p50 ms", "seq. p99 ms", "pipelined msg/s",
@@ -260,6 +326,8 @@ def main():
     if a.what == "markdown":
         d = json.load(open(a.json))
         print(markdown(d["summary"]))
+        for t in show_targets(d["summary"]):
+            print("- " + t)
         return
     f = json.load(open(a.facts))
     if a.loadavg_end:
@@ -273,6 +341,9 @@ def main():
     print()
     for n in notes(summary, rows):
         print("* " + n)
+    print("* targets (Pier, this run):")
+    for t in show_targets(summary):
+        print("  - " + t)
     print("* settings:")
     for s in SYSTEMS:
         if any(r["system"] == s for r in summary["rows"]):

@@ -8,6 +8,7 @@
 //! ```text
 //! loadgen redis|rabbitmq|nats sequential|pipelined|consume|e2e --addr HOST:PORT [options]
 //! loadgen disk --dir DIR [--seconds S] [--case NAME]
+//! loadgen rtt [--seconds S] [--record-bytes B]
 //! loadgen startup --name NAME --port P --tmp DIR [--runs N] [--env K=V]... -- CMD ARGS...
 //! ```
 //!
@@ -22,6 +23,7 @@ mod drivers;
 mod nats_impl;
 mod rabbit_impl;
 mod redis_impl;
+mod rtt;
 mod startup;
 
 use std::collections::HashMap;
@@ -89,6 +91,7 @@ fn usage() -> ! {
         "usage:\n  loadgen redis|rabbitmq|nats sequential|pipelined|consume|e2e --addr HOST:PORT \
          [--records N] [--seconds S] [--record-bytes B] [--in-flight N] [--rate R] [--name Q] [--group G]\n  \
          loadgen disk --dir DIR [--seconds S] [--case NAME]\n  \
+         loadgen rtt [--seconds S] [--record-bytes B]\n  \
          loadgen startup --name NAME --port P [--runs N] [--tmp DIR] [--env K=V]... -- CMD ARGS..."
     );
     std::process::exit(2)
@@ -101,6 +104,7 @@ fn main() -> Result<()> {
     match system.as_str() {
         "disk" => return disk(&args[1..]),
         "startup" => return startup(&args[1..]),
+        "rtt" => return rtt::rtt(&args[1..]),
         "redis" | "rabbitmq" | "nats" => {}
         "-h" | "--help" => usage(),
         _ => usage(),

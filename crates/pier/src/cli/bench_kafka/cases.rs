@@ -98,22 +98,29 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
                     let partition = (k % plan.partitions as usize) as i32;
                     k += plan.producers;
                     let records = wire::records(plan.batch_records, plan.record_bytes);
-                    c.send(
+                    c.queue(
                         ApiKey::Produce,
                         PRODUCE_VERSION,
                         &produce_request(&plan.topic, partition, records, plan.acks),
-                    )
-                    .await?;
+                    )?;
                     sent_at.push_back(Instant::now());
                 }
-                let Some(at) = sent_at.front().copied() else {
+                c.flush().await?;
+                if sent_at.is_empty() {
                     break;
-                };
-                let resp: ProduceResponse = c.recv(ApiKey::Produce, PRODUCE_VERSION).await?;
-                check_produce(&resp)?;
-                sent_at.pop_front();
-                lat.push(at.elapsed().as_secs_f64() * 1e3);
-                done.fetch_add(per, Ordering::Relaxed);
+                }
+                // Take every answer that has arrived before refilling the
+                // window, so requests leave in batches, not one per answer.
+                loop {
+                    let resp: ProduceResponse = c.recv(ApiKey::Produce, PRODUCE_VERSION).await?;
+                    check_produce(&resp)?;
+                    let at = sent_at.pop_front().context("an answer to nothing sent")?;
+                    lat.push(at.elapsed().as_secs_f64() * 1e3);
+                    done.fetch_add(per, Ordering::Relaxed);
+                    if sent_at.is_empty() || !c.has_response() {
+                        break;
+                    }
+                }
             }
             anyhow::Ok(lat)
         }));

@@ -35,6 +35,8 @@ pub struct Conn {
     pub read: BufReader<OwnedReadHalf>,
     pub write: OwnedWriteHalf,
     next: i32,
+    /// Requests encoded but not yet written (see [`Conn::queue`]).
+    out: BytesMut,
 }
 
 impl Conn {
@@ -48,7 +50,33 @@ impl Conn {
             read: BufReader::with_capacity(1 << 20, read),
             write,
             next: 0,
+            out: BytesMut::new(),
         })
+    }
+
+    /// Encodes a request to go out with the next [`Conn::flush`]: a window
+    /// of pipelined requests leaves in one write call, as a client
+    /// library's would.
+    pub fn queue(&mut self, api: ApiKey, version: i16, req: &impl Encodable) -> anyhow::Result<()> {
+        self.next += 1;
+        encode_request(&mut self.out, self.next, api, version, req)
+    }
+
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
+        if !self.out.is_empty() {
+            self.write.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Whether a whole response is already buffered (reading it will not
+    /// wait for the network).
+    pub fn has_response(&self) -> bool {
+        let buf = self.read.buffer();
+        buf.len() >= 4
+            && usize::try_from(i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]))
+                .is_ok_and(|size| buf.len() >= 4 + size)
     }
 
     pub async fn send(
@@ -83,18 +111,31 @@ pub async fn write_request(
     version: i16,
     req: &impl Encodable,
 ) -> anyhow::Result<()> {
+    let mut body = BytesMut::with_capacity(256);
+    encode_request(&mut body, correlation_id, api, version, req)?;
+    write.write_all(&body).await?;
+    Ok(())
+}
+
+/// Appends one size-prefixed request frame to `out`.
+fn encode_request(
+    out: &mut BytesMut,
+    correlation_id: i32,
+    api: ApiKey,
+    version: i16,
+    req: &impl Encodable,
+) -> anyhow::Result<()> {
     let header = RequestHeader::default()
         .with_request_api_key(api as i16)
         .with_request_api_version(version)
         .with_correlation_id(correlation_id)
         .with_client_id(Some(StrBytes::from_static_str("pier-bench")));
-    let mut body = BytesMut::with_capacity(256);
-    body.put_i32(0);
-    header.encode(&mut body, api.request_header_version(version))?;
-    req.encode(&mut body, version)?;
-    let len = (body.len() - 4) as i32;
-    body[..4].copy_from_slice(&len.to_be_bytes());
-    write.write_all(&body).await?;
+    let start = out.len();
+    out.put_i32(0);
+    header.encode(out, api.request_header_version(version))?;
+    req.encode(out, version)?;
+    let len = (out.len() - start - 4) as i32;
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
     Ok(())
 }
 
