@@ -357,8 +357,18 @@ fn encode(
     response: &ResponseKind,
 ) -> Result<Bytes, ConnError> {
     // The size prefix is patched in once the body is encoded: one buffer,
-    // no second copy (a fetch answer can be megabytes).
-    let mut out = BytesMut::with_capacity(4 + 64);
+    // sized up front for a fetch answer's records (megabytes, which would
+    // otherwise be copied each time the buffer doubles).
+    let records: usize = match response {
+        ResponseKind::Fetch(f) => f
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter_map(|p| p.records.as_ref().map(|r| r.len()))
+            .sum(),
+        _ => 0,
+    };
+    let mut out = BytesMut::with_capacity(4 + 1024 + records);
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let header_version = if api == ApiKey::ApiVersions {

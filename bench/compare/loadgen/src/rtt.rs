@@ -19,7 +19,7 @@ pub fn rtt(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seconds" => seconds = it.next().context("--seconds")?.parse()?,
-            "--record-bytes" => bytes = it.next().context("--record-bytes")?.parse()?,
+            "--record-bytes" => bytes = it.next().context("--record-bytes")?.parse::<usize>()?.max(1),
             _ => bail!("unexpected argument {a}"),
         }
     }

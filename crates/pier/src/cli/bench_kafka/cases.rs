@@ -88,24 +88,32 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
             let mut sent_at: VecDeque<Instant> = VecDeque::with_capacity(window);
             let mut lat = Vec::new();
             let mut k = i;
+            // Records in each request in flight (the last may be short).
+            let mut sizes: VecDeque<u64> = VecDeque::with_capacity(window);
             loop {
-                while sent_at.len() < window
-                    && Instant::now() < deadline
-                    && budget
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(per))
-                        .is_ok()
-                {
+                let mut queued = 0;
+                while sizes.len() < window && Instant::now() < deadline {
+                    let Ok(left) = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                        b.checked_sub(b.min(per)).filter(|_| b > 0)
+                    }) else {
+                        break;
+                    };
+                    let n = left.min(per);
                     let partition = (k % plan.partitions as usize) as i32;
                     k += plan.producers;
-                    let records = wire::records(plan.batch_records, plan.record_bytes);
+                    let records = wire::records(n as usize, plan.record_bytes);
                     c.queue(
                         ApiKey::Produce,
                         PRODUCE_VERSION,
                         &produce_request(&plan.topic, partition, records, plan.acks),
                     )?;
-                    sent_at.push_back(Instant::now());
+                    sizes.push_back(n);
+                    queued += 1;
                 }
                 c.flush().await?;
+                // Timed from when they left, not from when they were encoded.
+                let now = Instant::now();
+                sent_at.extend(std::iter::repeat_n(now, queued));
                 if sent_at.is_empty() {
                     break;
                 }
@@ -115,8 +123,9 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
                     let resp: ProduceResponse = c.recv(ApiKey::Produce, PRODUCE_VERSION).await?;
                     check_produce(&resp)?;
                     let at = sent_at.pop_front().context("an answer to nothing sent")?;
+                    let n = sizes.pop_front().context("an answer to nothing sent")?;
                     lat.push(at.elapsed().as_secs_f64() * 1e3);
-                    done.fetch_add(per, Ordering::Relaxed);
+                    done.fetch_add(n, Ordering::Relaxed);
                     if sent_at.is_empty() || !c.has_response() {
                         break;
                     }
@@ -169,9 +178,11 @@ pub async fn consume(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
                     if let Some(&(last, _)) = records.last() {
                         *offset = (*offset).max(last + 1);
                     }
+                    // Done at the high watermark (an empty answer below it
+                    // only means the fetch's byte budget ran out).
                     let end = got.high_watermarks.get(partition).copied().unwrap_or(0);
-                    if records.is_empty() || *offset >= end {
-                        *offset = -1; // read to the end
+                    if *offset >= end {
+                        *offset = -1;
                     }
                 }
                 from.retain(|(_, o)| *o >= 0);
@@ -250,16 +261,21 @@ pub async fn end_to_end(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
     // Requests go out on a fixed schedule: request k at k × interval.
     let requests = want / per;
     let interval = Duration::from_secs_f64(per as f64 / plan.rate.max(1) as f64);
+    // Connected before the clock starts, so no request is late at once.
+    let mut conns = Vec::with_capacity(plan.producers);
+    for _ in 0..plan.producers {
+        conns.push(Conn::open(&plan.bootstrap).await?);
+    }
     let started = Instant::now();
     let mut producers = Vec::new();
-    for i in 0..plan.producers {
+    for (i, conn) in conns.into_iter().enumerate() {
         let (plan, done) = (plan.clone(), progress.done.clone());
         producers.push(tokio::spawn(async move {
             let Conn {
                 mut read,
                 mut write,
                 ..
-            } = Conn::open(&plan.bootstrap).await?;
+            } = conn;
             let mine: Vec<u64> = (i as u64..requests).step_by(plan.producers).collect();
             // Answers are read by their own task, so pacing never waits.
             let (times, mut sent_at) = tokio::sync::mpsc::unbounded_channel::<Instant>();

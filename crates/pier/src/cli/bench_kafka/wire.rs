@@ -259,7 +259,7 @@ pub fn fetched(resp: &FetchResponse) -> anyhow::Result<Fetched> {
                 continue;
             };
             let list = out.records.entry(p.partition_index).or_default();
-            for b in batch::split_batches(bytes)? {
+            for b in whole_batches(bytes) {
                 for r in batch::decode_records(&b)? {
                     let sent = r
                         .value
@@ -272,6 +272,25 @@ pub fn fetched(resp: &FetchResponse) -> anyhow::Result<Fetched> {
         }
     }
     Ok(out)
+}
+
+/// The complete batches of a fetched record set. A broker may end it with
+/// a partial batch when the byte limit falls inside one (Kafka does);
+/// consumers skip that and fetch it again from its offset.
+fn whole_batches(mut bytes: Bytes) -> Vec<Bytes> {
+    const LOG_OVERHEAD: usize = 12; // base offset (8) + length (4)
+    let mut out = Vec::new();
+    while bytes.len() >= LOG_OVERHEAD {
+        let length = i32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let Ok(length) = usize::try_from(length) else {
+            break;
+        };
+        if bytes.len() < LOG_OVERHEAD + length {
+            break;
+        }
+        out.push(bytes.split_to(LOG_OVERHEAD + length));
+    }
+    out
 }
 
 /// The topic's partition count, creating it with `partitions` if it does
