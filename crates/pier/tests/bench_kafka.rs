@@ -2,42 +2,17 @@
 //! records it moved, and the consumers read back exactly what the
 //! producers wrote, across partitions and connections.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-struct Serve(Child);
+use std::process::Command;
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::ServeProcess;
 
 /// `pier serve --in-memory` and its Kafka address.
-fn serve() -> (Serve, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pier"))
-        .args([
-            "serve",
-            "--in-memory",
-            "--kafka",
-            "127.0.0.1:0",
-            "--no-http",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let kafka = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("kafka="))
-        .unwrap_or_else(|| panic!("no kafka= in {line:?}"))
-        .to_owned();
-    (Serve(child), kafka)
+fn serve() -> (ServeProcess, String) {
+    let serve = ServeProcess::spawn(&["--in-memory", "--kafka", "127.0.0.1:0", "--no-http"]);
+    let kafka = serve.addr("kafka");
+    (serve, kafka)
 }
 
 fn bench(kafka: &str, args: &[&str]) -> Vec<serde_json::Value> {

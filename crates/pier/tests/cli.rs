@@ -1,45 +1,28 @@
 //! The CLI as a user runs it: `pier serve` in one process, `pier topic`,
 //! `produce`, `consume`, `groups` and `stats` in others, over HTTP.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Output, Stdio};
 
 struct Serve {
-    child: Child,
+    _process: common::ServeProcess,
     http: String,
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve() -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pier"))
-        .args([
-            "serve",
-            "--in-memory",
-            "--kafka",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let http = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("http="))
-        .unwrap_or_else(|| panic!("no http= in {line:?}"))
-        .to_owned();
-    Serve { child, http }
+    let process = common::ServeProcess::spawn(&[
+        "--in-memory",
+        "--kafka",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+    ]);
+    let http = process.addr("http");
+    Serve {
+        _process: process,
+        http,
+    }
 }
 
 fn pier(s: &Serve, args: &[&str]) -> Output {

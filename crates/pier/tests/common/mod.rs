@@ -1,4 +1,5 @@
-//! Helpers shared by the HTTP tests: raw HTTP/1.1 over a socket.
+//! Helpers shared by the integration tests: raw HTTP/1.1 over a socket,
+//! an in-process server, and `pier serve` as a child process.
 #![allow(dead_code)]
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,4 +113,47 @@ pub async fn ack(
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     json(&reply)
+}
+
+/// A `pier serve` child process (killed when dropped) and the fields of
+/// the line it prints once it accepts connections.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    ready: String,
+}
+
+impl ServeProcess {
+    /// Starts `pier serve ARGS` and waits for its ready line.
+    pub fn spawn(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+            .arg("serve")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        Self { child, ready }
+    }
+
+    /// The value of `key=` in the ready line (`kafka`, `http`, `data`).
+    pub fn addr(&self, key: &str) -> String {
+        let prefix = format!("{key}=");
+        self.ready
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no {prefix} in {:?}", self.ready))
+            .to_owned()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
