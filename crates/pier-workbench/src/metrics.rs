@@ -15,6 +15,23 @@ impl Workbench {
     pub fn metrics_text(&self) -> String {
         let stats = self.store().stats();
         let mut out = String::new();
+        // A histogram in seconds, as Prometheus expects: cumulative buckets.
+        let name = "pier_group_commit_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time to write and fdatasync one group commit of the log."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, count) in stats.commit_buckets.iter().enumerate() {
+            cumulative += count;
+            let le = pier_core::store::COMMIT_BUCKETS_MICROS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |us| (*us as f64 / 1e6).to_string());
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum {}", stats.commit_micros_total as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {}", stats.commits);
         let mut metric = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");

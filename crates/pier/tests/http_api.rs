@@ -121,6 +121,21 @@ async fn metrics_are_prometheus_text() {
         samples.insert(name.to_owned(), value.parse::<f64>().unwrap());
     }
     assert_eq!(samples["pier_appends_total"], 1.0);
+    // One group commit, counted once in the histogram's cumulative buckets.
+    let commits = samples["pier_group_commits_total"];
+    assert!(commits >= 1.0);
+    assert_eq!(samples["pier_group_commit_seconds_count"], commits);
+    assert_eq!(
+        samples["pier_group_commit_seconds_bucket{le=\"+Inf\"}"],
+        commits
+    );
+    let buckets: Vec<f64> = samples
+        .iter()
+        .filter(|(k, _)| k.starts_with("pier_group_commit_seconds_bucket"))
+        .map(|(_, v)| *v)
+        .collect();
+    assert_eq!(buckets.len(), 13);
+    assert!(samples["pier_group_commit_seconds_bucket{le=\"1\"}"] <= commits);
     assert_eq!(
         samples["pier_partition_high_watermark{topic=\"m\",partition=\"1\"}"],
         1.0

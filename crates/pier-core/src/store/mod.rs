@@ -30,7 +30,7 @@ pub use error::{AdminError, AppendError, OpenError, ReadError};
 pub use offsets::{CommittedOffset, OFFSET_METADATA_MAX_BYTES};
 pub use open::{DB_FILE, Location, WAL_FILES};
 pub use read::{PartitionInfo, ReadResult, TopicDescription};
-pub use stats::StoreStatsSnapshot;
+pub use stats::{COMMIT_BUCKETS_MICROS, StoreStatsSnapshot};
 pub use writer::{GROUP_COMMIT_MAX_BYTES, GROUP_COMMIT_MAX_REQUESTS};
 
 use crate::batch;
