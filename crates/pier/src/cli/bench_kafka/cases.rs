@@ -85,14 +85,14 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::open(&plan.bootstrap).await?;
             let per = plan.batch_records as u64;
-            let mut sent_at: VecDeque<Instant> = VecDeque::with_capacity(window);
+            // Requests in flight: when they left and how many records each
+            // carries (the last one may be short).
+            let mut in_flight: VecDeque<(Instant, u64)> = VecDeque::with_capacity(window);
+            let mut queued: Vec<u64> = Vec::with_capacity(window);
             let mut lat = Vec::new();
             let mut k = i;
-            // Records in each request in flight (the last may be short).
-            let mut sizes: VecDeque<u64> = VecDeque::with_capacity(window);
             loop {
-                let mut queued = 0;
-                while sizes.len() < window && Instant::now() < deadline {
+                while in_flight.len() + queued.len() < window && Instant::now() < deadline {
                     let Ok(left) = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
                         b.checked_sub(b.min(per)).filter(|_| b > 0)
                     }) else {
@@ -107,14 +107,13 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
                         PRODUCE_VERSION,
                         &produce_request(&plan.topic, partition, records, plan.acks),
                     )?;
-                    sizes.push_back(n);
-                    queued += 1;
+                    queued.push(n);
                 }
                 c.flush().await?;
                 // Timed from when they left, not from when they were encoded.
                 let now = Instant::now();
-                sent_at.extend(std::iter::repeat_n(now, queued));
-                if sent_at.is_empty() {
+                in_flight.extend(queued.drain(..).map(|n| (now, n)));
+                if in_flight.is_empty() {
                     break;
                 }
                 // Take every answer that has arrived before refilling the
@@ -122,11 +121,10 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
                 loop {
                     let resp: ProduceResponse = c.recv(ApiKey::Produce, PRODUCE_VERSION).await?;
                     check_produce(&resp)?;
-                    let at = sent_at.pop_front().context("an answer to nothing sent")?;
-                    let n = sizes.pop_front().context("an answer to nothing sent")?;
+                    let (at, n) = in_flight.pop_front().context("an answer to nothing sent")?;
                     lat.push(at.elapsed().as_secs_f64() * 1e3);
                     done.fetch_add(n, Ordering::Relaxed);
-                    if sent_at.is_empty() || !c.has_response() {
+                    if in_flight.is_empty() || !c.has_response() {
                         break;
                     }
                 }
