@@ -41,6 +41,8 @@ pub struct KafkaArgs {
     /// The broker (any Kafka-protocol broker).
     #[arg(long, default_value = "127.0.0.1:9092")]
     bootstrap: String,
+    /// The workloads to run, in this order (comma-separated). Produce
+    /// cases go as fast as the broker answers; e2e holds `--rate`.
     #[arg(
         long,
         value_enum,
@@ -67,6 +69,7 @@ pub struct KafkaArgs {
     /// Stop a case after this long, whatever `--records` says.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Bytes per record value (the first 20 carry its send time).
     #[arg(long, default_value_t = 1024)]
     record_bytes: usize,
     /// Records per produce request (one batch), as a producer's linger
