@@ -39,7 +39,57 @@ impl Slot {
 pub struct PartitionState {
     /// Next offset never delivered.
     pub cursor: u64,
+    #[serde(with = "slots_as_pairs")]
     pub slots: BTreeMap<u64, Slot>,
+}
+
+/// `slots` as a list of `[offset, slot]` pairs. As a JSON object (integer
+/// keys written as strings) it could not be read back inside the
+/// internally tagged [`Event`]: serde buffers the content, and buffered
+/// string keys do not turn back into integers — so every snapshot with a
+/// leased or waiting record failed to parse on open, and once compaction
+/// had trimmed the log before it, the group was gone after a restart.
+/// Objects (snapshots written before) are still read, keys parsed.
+mod slots_as_pairs {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    use super::Slot;
+
+    pub fn serialize<S: Serializer>(slots: &BTreeMap<u64, Slot>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(slots.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u64, Slot>, D::Error> {
+        struct Slots;
+        impl<'de> Visitor<'de> for Slots {
+            type Value = BTreeMap<u64, Slot>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of [offset, slot] pairs")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((offset, slot)) = seq.next_element::<(u64, Slot)>()? {
+                    out.insert(offset, slot);
+                }
+                Ok(out)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((offset, slot)) = map.next_entry::<String, Slot>()? {
+                    out.insert(offset.parse().map_err(A::Error::custom)?, slot);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(Slots)
+    }
 }
 
 /// Counters since the group was created (rebuilt by replay).
@@ -205,4 +255,57 @@ pub struct Grant {
     pub offset: u64,
     pub deliveries: u32,
     pub deadline_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot with leased and waiting records reads back as it was
+    /// written (it did not: see `slots_as_pairs`).
+    #[test]
+    fn a_snapshot_with_slots_round_trips() {
+        let mut slots = BTreeMap::new();
+        slots.insert(
+            10,
+            Slot::Leased {
+                member: "a".into(),
+                deadline_ms: 5_000,
+                deliveries: 1,
+            },
+        );
+        slots.insert(
+            12,
+            Slot::Available {
+                deliveries: 2,
+                not_before_ms: 7_000,
+                last_reason: Some("released".into()),
+            },
+        );
+        let json = serde_json::json!({
+            "e": "snapshot",
+            "groups": [{
+                "name": "q",
+                "config": serde_json::to_value(crate::queue::QueueConfig::new("t")).unwrap(),
+                "partitions": [serde_json::to_value(PartitionState { cursor: 13, slots: slots.clone() }).unwrap()],
+                "counters": serde_json::to_value(QueueCounters::default()).unwrap(),
+            }]
+        });
+        let event: Event = serde_json::from_value(json.clone()).unwrap();
+        let Event::Snapshot { groups } = &event else {
+            panic!("not a snapshot: {event:?}");
+        };
+        assert_eq!(groups[0].partitions[0].slots, slots);
+        let bytes = serde_json::to_vec(&event).unwrap();
+        assert_eq!(serde_json::from_slice::<Event>(&bytes).unwrap(), event);
+        // Snapshots written before kept slots as an object: still read.
+        let mut old = json;
+        old["groups"][0]["partitions"][0]["slots"] = serde_json::json!({
+            "10": {"Leased": {"member": "a", "deadline_ms": 5000, "deliveries": 1}}
+        });
+        let Event::Snapshot { groups } = serde_json::from_value::<Event>(old).unwrap() else {
+            panic!("not a snapshot");
+        };
+        assert_eq!(groups[0].partitions[0].slots.len(), 1);
+    }
 }
