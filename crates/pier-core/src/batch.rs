@@ -177,6 +177,14 @@ pub fn base_offset_of(batch: &[u8]) -> i64 {
     be_i64(batch, 0)
 }
 
+/// `lastOffsetDelta` written in a stored batch (not validated).
+pub fn last_offset_delta_of(batch: &[u8]) -> u32 {
+    if batch.len() < 27 {
+        return 0;
+    }
+    be_i32(batch, 23).max(0) as u32
+}
+
 /// Decodes every record of a stored batch (used for timestamp lookups and
 /// browsing; the fetch path never decodes).
 pub fn decode_records(batch: &Bytes) -> Result<Vec<Record>, BatchError> {

@@ -23,6 +23,7 @@ impl From<QueueError> for WorkbenchError {
             QueueError::OtherTopic { .. } => WorkbenchError::conflict(e.to_string()),
             QueueError::Invalid(m) => WorkbenchError::invalid(m),
             QueueError::Unavailable(m) => WorkbenchError::unavailable(m),
+            QueueError::Unreadable { .. } => WorkbenchError::unavailable(e.to_string()),
         }
     }
 }

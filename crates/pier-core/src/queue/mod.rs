@@ -11,6 +11,7 @@
 mod compact;
 pub mod config;
 mod dead_letter;
+mod replay;
 mod service;
 pub mod state;
 mod summary;
@@ -20,6 +21,7 @@ pub use config::{
     LEASE_DEFAULT_MS, LEASE_MAX_MS, MAX_DELIVERIES_DEFAULT, MEMBER_TIMEOUT_MS, QueueConfig,
     RECEIVE_MAX_RECORDS,
 };
+pub use replay::{RepairReport, UnreadableEvent};
 pub use service::{
     DLQ_HEADERS, Delivery, QUEUE_STATE_TOPIC, QueueError, QueueMemberSummary, QueueSummary, Queues,
     SNAPSHOT_EVERY_APPENDS, read_records,

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::config::{LEASE_MAX_MS, MEMBER_TIMEOUT_MS, QueueConfig, RECEIVE_MAX_RECORDS};
+use super::replay::{self, replay};
 use super::state::{AckAction, AckError, Event, Lease, QueueCounters, QueueGroup};
 use crate::batch::{self, NewRecord};
 use crate::clock::SharedClock;
@@ -57,6 +58,18 @@ pub enum QueueError {
     Invalid(String),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The state log holds an event that cannot be read. Nothing was
+    /// skipped: the open stops here.
+    #[error(
+        "unreadable queue event in topic {QUEUE_STATE_TOPIC:?} partition 0 at offset {offset}{}: {reason}. \
+         Nothing was skipped; `pier repair --data-dir <dir>` drops it and reports what that loses",
+        .group.as_ref().map(|g| format!(" (group {g:?})")).unwrap_or_default()
+    )]
+    Unreadable {
+        offset: u64,
+        group: Option<String>,
+        reason: String,
+    },
 }
 
 impl From<AppendError> for QueueError {
@@ -134,16 +147,19 @@ pub fn read_records(
     from: u64,
     to: u64,
 ) -> Result<Vec<Record>, QueueError> {
-    let bad = |e: String| QueueError::Unavailable(format!("reading {topic}/{partition}: {e}"));
-    let mut out = Vec::new();
     let mut next = from;
+    let bad = |e: String, at: u64| {
+        QueueError::Unavailable(format!("reading {topic}/{partition} at offset {at}: {e}"))
+    };
+    let mut out = Vec::new();
     while next < to {
         let read = store
             .read(topic, partition, next, 1 << 20)
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(e.to_string(), next))?;
         let before = out.len();
-        for b in batch::split_batches(read.records).map_err(|e| bad(e.to_string()))? {
-            for r in batch::decode_records(&b).map_err(|e| bad(e.to_string()))? {
+        for b in batch::split_batches(read.records).map_err(|e| bad(e.to_string(), next))? {
+            let base = batch::base_offset_of(&b) as u64;
+            for r in batch::decode_records(&b).map_err(|e| bad(e.to_string(), base))? {
                 let o = r.offset as u64;
                 if o >= next && o < to {
                     next = o + 1;
@@ -175,37 +191,37 @@ pub(crate) fn encode(events: &[Event], now_ms: i64) -> Bytes {
 
 impl Queues {
     /// Opens the queue groups of `store`: creates the internal topic if
-    /// needed and replays it.
+    /// needed and replays it. An event that cannot be read stops the open
+    /// with [`QueueError::Unreadable`]; [`Queues::repair`] is the way past.
     pub async fn open(store: Store, clock: SharedClock) -> Result<Self, QueueError> {
-        if !store.has_topic(QUEUE_STATE_TOPIC) {
-            // Kept forever (compaction trims it) and big enough for snapshots.
-            let config = TopicConfig {
-                retention_ms: -1,
-                retention_bytes: -1,
-                max_message_bytes: crate::topic::MAX_MESSAGE_BYTES_LIMIT,
-                ..TopicConfig::default()
-            };
-            match store.create_topic(QUEUE_STATE_TOPIC, 1, config).await {
-                Ok(_) | Err(AdminError::Topic(crate::topic::TopicError::AlreadyExists(_))) => {}
-                Err(e) => return Err(e.into()),
-            }
+        Self::ensure_state_topic(&store).await?;
+        let (groups, _) = replay::load(&store, replay::OnUnreadable::Fail)?;
+        Ok(Self::from_groups(store, clock, groups))
+    }
+
+    pub(crate) async fn ensure_state_topic(store: &Store) -> Result<(), QueueError> {
+        if store.has_topic(QUEUE_STATE_TOPIC) {
+            return Ok(());
         }
-        let (start, end) = store
-            .offsets(QUEUE_STATE_TOPIC, 0)
-            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        let mut groups = BTreeMap::new();
-        for r in read_records(&store, QUEUE_STATE_TOPIC, 0, start, end)? {
-            let Some(value) = r.value else { continue };
-            let event: Event = match serde_json::from_slice(&value) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(offset = r.offset, error = %e, "skipping an unreadable queue event");
-                    continue;
-                }
-            };
-            replay(&mut groups, &event);
+        // Kept forever (compaction trims it) and big enough for snapshots.
+        let config = TopicConfig {
+            retention_ms: -1,
+            retention_bytes: -1,
+            max_message_bytes: crate::topic::MAX_MESSAGE_BYTES_LIMIT,
+            ..TopicConfig::default()
+        };
+        match store.create_topic(QUEUE_STATE_TOPIC, 1, config).await {
+            Ok(_) | Err(AdminError::Topic(crate::topic::TopicError::AlreadyExists(_))) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        Ok(Self {
+    }
+
+    pub(crate) fn from_groups(
+        store: Store,
+        clock: SharedClock,
+        groups: BTreeMap<String, QueueGroup>,
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
@@ -216,7 +232,7 @@ impl Queues {
                 wake: Notify::new(),
                 appends_since_snapshot: std::sync::atomic::AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -540,31 +556,5 @@ impl Queues {
     pub fn leases(&self, group: &str) -> Option<Vec<Lease>> {
         let groups = self.inner.groups.lock().expect("queue lock");
         groups.get(group).map(QueueGroup::leases)
-    }
-}
-
-/// Applies a logged event to the set of groups.
-fn replay(groups: &mut BTreeMap<String, QueueGroup>, event: &Event) {
-    match event {
-        Event::Configured { group, config } => {
-            groups
-                .entry(group.clone())
-                .or_insert_with(|| QueueGroup::new(group, config.clone()))
-                .apply(event);
-        }
-        Event::Deleted { group } => {
-            groups.remove(group);
-        }
-        Event::Snapshot { groups: all } => {
-            groups.clear();
-            for g in all {
-                groups.insert(g.name.clone(), QueueGroup::from_snapshot(g.clone()));
-            }
-        }
-        other => {
-            if let Some(g) = groups.get_mut(other.group()) {
-                g.apply(other);
-            }
-        }
     }
 }

@@ -147,7 +147,9 @@ pub(crate) fn judge(
 impl super::Store {
     /// Refills the duplicate-detection windows from the log tails (records
     /// whose timestamp falls in the window), before any append is taken.
-    pub(crate) fn seed_dedup_windows(&self) {
+    /// A partition whose tail cannot be read is an error naming it: an
+    /// unseeded window would store a duplicate it promised to drop.
+    pub(crate) fn seed_dedup_windows(&self) -> Result<(), String> {
         let now = self.inner.shared.clock.now_ms();
         let topics: Vec<(u32, String, TopicConfig, u32)> = {
             let catalog = self.inner.shared.catalog.read().expect("catalog lock");
@@ -169,15 +171,16 @@ impl super::Store {
             let since = now - config.dedup_window_ms;
             let mut entries = Vec::new();
             for p in 0..partitions {
-                let Ok(Some((from, _))) = self.offset_for_timestamp(&name, p, since) else {
+                let at = |e: &dyn std::fmt::Display| format!("topic {name:?} partition {p}: {e}");
+                let Some((from, _)) = self
+                    .offset_for_timestamp(&name, p, since)
+                    .map_err(|e| at(&e))?
+                else {
                     continue;
                 };
-                let Ok((_, end)) = self.offsets(&name, p) else {
-                    continue;
-                };
-                let Ok(records) = crate::queue::read_records(self, &name, p, from, end) else {
-                    continue;
-                };
+                let (_, end) = self.offsets(&name, p).map_err(|e| at(&e))?;
+                let records =
+                    crate::queue::read_records(self, &name, p, from, end).map_err(|e| at(&e))?;
                 for r in records {
                     if let Some(id) = record_id(&config, &r) {
                         entries.push((id, p, r.offset as u64, r.timestamp.min(now)));
@@ -188,11 +191,14 @@ impl super::Store {
             if entries.is_empty() {
                 continue;
             }
-            let Some(tx) = self.sender() else { return };
+            let Some(tx) = self.sender() else {
+                return Ok(());
+            };
             let _ = tx.try_send(super::writer::Command::SeedDedup { topic_id, entries });
             if self.inner.manual.is_some() {
                 self.step_writer();
             }
         }
+        Ok(())
     }
 }

@@ -254,7 +254,9 @@ impl Store {
                 recovery,
             }),
         };
-        store.seed_dedup_windows();
+        store
+            .seed_dedup_windows()
+            .map_err(|e| OpenError::Corrupt(format!("reading duplicate-detection windows: {e}")))?;
         Ok(store)
     }
 

@@ -62,7 +62,14 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
             Ok(Opened { db, wal, repaired })
         }
         Location::Dir(dir) => {
+            let dir_is_new = !dir.exists();
             fs::create_dir_all(dir).map_err(io_err(dir))?;
+            if dir_is_new {
+                // The directory's own entry must survive a power cut too.
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    sync_dir(parent)?;
+                }
+            }
             let path = dir.join(DB_FILE);
             if !path.exists() {
                 // A log without its database belongs to nothing.
@@ -80,8 +87,10 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
             let backend =
                 super::trickle::Trickle::new(redb::backends::FileBackend::new(file)?, advice);
             let (db, repaired) = open_backend(FaultyBackend::new(backend, faults.clone()))?;
-            let open_wal = |name: &str| -> Result<FaultyBackend, OpenError> {
+            let mut created = false;
+            let mut open_wal = |name: &str| -> Result<FaultyBackend, OpenError> {
                 let wal_path = dir.join(name);
+                created |= !wal_path.exists();
                 let file = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -95,6 +104,11 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                 ))
             };
             let wal = [open_wal(WAL_FILES[0])?, open_wal(WAL_FILES[1])?];
+            if created {
+                // A log file whose directory entry is lost in a power cut
+                // takes every acknowledged append in it along.
+                sync_dir(dir)?;
+            }
             Ok(Opened { db, wal, repaired })
         }
     }
@@ -169,10 +183,15 @@ fn create_by_rename(dir: &Path) -> Result<(), OpenError> {
         .map_err(io_err(&tmp))?;
     let path = dir.join(DB_FILE);
     fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    sync_dir(dir)
+}
+
+/// Makes the entries of `dir` (files created, renamed or removed in it)
+/// durable.
+fn sync_dir(dir: &Path) -> Result<(), OpenError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))?;
-    Ok(())
+        .map_err(io_err(dir))
 }
 
 fn corrupt(e: impl std::fmt::Display) -> OpenError {

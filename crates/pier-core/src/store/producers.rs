@@ -138,11 +138,13 @@ impl ProducerTable {
         }
     }
 
-    /// Rebuilds state from the last batches of every partition.
-    pub fn rebuild(db: &redb::Database, catalog: &Catalog) -> Result<Self, redb::Error> {
+    /// Rebuilds state from the last batches of every partition. A stored
+    /// batch that no longer splits or validates is an error naming where it
+    /// is: skipping it could let a retried sequence be stored twice.
+    pub fn rebuild(db: &redb::Database, catalog: &Catalog) -> Result<Self, String> {
         let mut table = Self::default();
-        let txn = db.begin_read()?;
-        let log = txn.open_table(LOG)?;
+        let txn = db.begin_read().map_err(|e| e.to_string())?;
+        let log = txn.open_table(LOG).map_err(|e| e.to_string())?;
         for topic in catalog.topics.values() {
             for (p, state) in topic.partitions.iter().enumerate() {
                 let index = state.snapshot();
@@ -154,16 +156,24 @@ impl ProducerTable {
                     .map(|b| b.chunk_base)
                     .collect();
                 rows.dedup();
+                let name = &topic.meta.name;
                 for row in rows {
-                    let Some(value) = log.get((topic.meta.id, p as u32, row))? else {
-                        continue;
+                    let at = |e: &dyn std::fmt::Display| {
+                        format!("topic {name:?} partition {p}, log row at offset {row}: {e}")
+                    };
+                    let Some(value) = log
+                        .get((topic.meta.id, p as u32, row))
+                        .map_err(|e| at(&e))?
+                    else {
+                        return Err(at(&"the row the index names is missing"));
                     };
                     let bytes = bytes::Bytes::copy_from_slice(value.value());
-                    for b in crate::batch::split_batches(bytes).unwrap_or_default() {
+                    for b in crate::batch::split_batches(bytes).map_err(|e| at(&e))? {
                         let base = crate::batch::base_offset_of(&b) as u64;
-                        if let Ok(info) = crate::batch::validate(&b)
-                            && info.producer_id >= 0
-                        {
+                        let info = crate::batch::validate(&b).map_err(|e| {
+                            format!("topic {name:?} partition {p}, batch at offset {base}: {e}")
+                        })?;
+                        if info.producer_id >= 0 {
                             let last = base + u64::from(info.last_offset_delta);
                             table.record(topic.meta.id, p as u32, &info, base, last);
                         }

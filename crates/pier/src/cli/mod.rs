@@ -9,6 +9,7 @@ mod debug;
 mod fault;
 mod groups;
 mod produce;
+mod repair;
 mod serve;
 mod topic;
 
@@ -55,6 +56,9 @@ pub enum Command {
     Fault(fault::FaultArgs),
     /// Show or switch fsync before acknowledging (`on` / `off`).
     Durability(fault::DurabilityArgs),
+    /// Open a data directory whose state cannot be read, drop what cannot
+    /// be read and say what that loses (stop `pier serve` first).
+    Repair(repair::RepairArgs),
     /// Measure Pier and the disk under it.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -85,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => groups::stats(args),
         Command::Fault(args) => fault::run(args.command, &args.remote),
         Command::Durability(args) => fault::durability(args),
+        Command::Repair(args) => repair::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),
     }

@@ -83,7 +83,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let server = builder.start().await?;
+        let server = builder
+            .start()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#} (data directory: {data})"))?;
         match server.http_addr() {
             Some(http) => println!(
                 "pier ready kafka={} http={http} data={data}",
