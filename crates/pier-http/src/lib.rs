@@ -7,6 +7,7 @@ mod docs;
 mod events;
 mod faults;
 mod groups;
+mod guard;
 mod problem;
 mod queues;
 mod simulate;
@@ -19,6 +20,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+pub use guard::{Access, TOKEN_BYTES_MAX, TOKEN_BYTES_MIN};
 use pier_workbench::{BrokerInfo, ClientSummary, STATS_CAPACITY, StatsSample, Workbench};
 pub use problem::Problem;
 use utoipa::OpenApi;
@@ -150,6 +152,13 @@ pub fn router(workbench: Workbench) -> Router {
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(DefaultBodyLimit::max(BODY_MAX_BYTES))
         .with_state(workbench)
+}
+
+/// [`router`] behind the access rules of a listener ([`Access`]): what a
+/// socket gets. The desktop window's in-process calls skip it (they come
+/// from the app itself, not from a network peer).
+pub fn guarded(workbench: Workbench, access: Access) -> Router {
+    router(workbench).layer(axum::middleware::from_fn_with_state(access, guard::check))
 }
 
 /// Liveness: `ok` while the server runs.

@@ -25,6 +25,8 @@ pub struct ServerBuilder {
     http_addr: Option<SocketAddr>,
     broker: BrokerConfig,
     store: StoreOptions,
+    http_allow_hosts: Vec<String>,
+    http_token: Option<String>,
 }
 
 impl Default for ServerBuilder {
@@ -35,6 +37,8 @@ impl Default for ServerBuilder {
             http_addr: None,
             broker: BrokerConfig::default(),
             store: StoreOptions::default(),
+            http_allow_hosts: Vec::new(),
+            http_token: None,
         }
     }
 }
@@ -61,6 +65,19 @@ impl ServerBuilder {
     /// Also serve the HTTP API here (off unless set); port 0 picks one.
     pub fn http_addr(mut self, addr: SocketAddr) -> Self {
         self.http_addr = Some(addr);
+        self
+    }
+
+    /// Also answer HTTP requests whose `Host` is `name` (besides
+    /// localhost, loopback addresses and the listening address).
+    pub fn http_allow_host(mut self, name: impl Into<String>) -> Self {
+        self.http_allow_hosts.push(name.into());
+        self
+    }
+
+    /// Require `Authorization: Bearer token` on the HTTP API.
+    pub fn http_token(mut self, token: impl Into<String>) -> Self {
+        self.http_token = Some(token.into());
         self
     }
 
@@ -102,8 +119,16 @@ impl ServerBuilder {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}"))?;
-            http_addr = Some(listener.local_addr()?);
-            let app = pier_http::router(workbench.clone());
+            let local = listener.local_addr()?;
+            http_addr = Some(local);
+            let mut access = pier_http::Access::new(local);
+            for name in &self.http_allow_hosts {
+                access = access.allow_host(name);
+            }
+            if let Some(token) = &self.http_token {
+                access = access.require_token(token);
+            }
+            let app = pier_http::guarded(workbench.clone(), access);
             let mut stop_http = stop.clone();
             tasks.push(tokio::spawn(async move {
                 let shutdown = async move {

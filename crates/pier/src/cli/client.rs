@@ -22,6 +22,9 @@ pub struct Remote {
     /// Print JSON instead of text, for scripts.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Bearer token, for a Pier started with --allow-remote or --http-token.
+    #[arg(long, global = true, env = "PIER_HTTP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug)]
@@ -38,11 +41,22 @@ impl Client {
         } else {
             format!("http://{server}")
         };
-        let agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(660)))
-            .build()
-            .into();
+            .timeout_global(Some(Duration::from_secs(660)));
+        if let Some(token) = &remote.token
+            && let Ok(value) = ureq::http::HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            config = config.middleware(
+                move |mut req: ureq::http::Request<ureq::SendBody>,
+                      next: ureq::middleware::MiddlewareNext| {
+                    req.headers_mut()
+                        .insert(ureq::http::header::AUTHORIZATION, value.clone());
+                    next.handle(req)
+                },
+            );
+        }
+        let agent = config.build().into();
         Self { base, agent }
     }
 

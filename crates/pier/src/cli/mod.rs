@@ -6,6 +6,7 @@ mod bench_queue;
 mod client;
 mod consume;
 mod debug;
+mod exposure;
 mod fault;
 mod groups;
 mod produce;

@@ -42,12 +42,27 @@ pub struct ServeArgs {
     /// `power_loss` fault really loses them. Costs memory and some speed.
     #[arg(long)]
     page_cache_model: bool,
+    /// Allow --kafka / --http on a non-loopback address (reachable from
+    /// other machines). The HTTP API then requires a bearer token.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Also answer HTTP requests for this host name (repeatable); others
+    /// are refused (DNS-rebinding protection).
+    #[arg(long, value_name = "NAME")]
+    http_allow_host: Vec<String>,
+    /// Bearer token the HTTP API requires (also on loopback). With
+    /// --allow-remote and no token, one is generated, printed once and
+    /// stored in the data directory (mode 0600).
+    #[arg(long, env = "PIER_HTTP_TOKEN", hide_env_values = true)]
+    http_token: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let http = (!args.no_http).then_some(args.http);
+    super::exposure::check_binds(args.kafka, http, args.allow_remote)?;
     if !args.kafka.ip().is_loopback() {
         eprintln!(
-            "pier: warning: listening on {}, reachable from other machines",
+            "pier: warning: Kafka on {}, reachable from other machines",
             args.kafka
         );
     }
@@ -66,19 +81,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         });
     if !args.no_http {
         builder = builder.http_addr(args.http);
+        for name in &args.http_allow_host {
+            builder = builder.http_allow_host(name);
+        }
     }
     builder = builder.store_options(pier::pier_core::StoreOptions {
         fsync: !args.no_fsync,
         page_cache_model: args.page_cache_model,
         ..pier::pier_core::StoreOptions::default()
     });
-    let data = if args.in_memory {
-        "memory".to_owned()
-    } else {
-        let dir = args.data_dir.unwrap_or_else(super::default_data_dir);
-        builder = builder.data_dir(&dir);
-        dir.display().to_string()
+    let dir = (!args.in_memory).then(|| args.data_dir.unwrap_or_else(super::default_data_dir));
+    let data = match &dir {
+        None => "memory".to_owned(),
+        Some(dir) => {
+            builder = builder.data_dir(dir);
+            dir.display().to_string()
+        }
     };
+    let remote_http = http.is_some_and(|a| !a.ip().is_loopback());
+    if args.http_token.is_some() || remote_http {
+        let (token, source) = super::exposure::http_token(args.http_token, dir.as_deref())?;
+        super::exposure::announce(&token, &source);
+        builder = builder.http_token(token);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
