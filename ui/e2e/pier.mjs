@@ -17,9 +17,9 @@ export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium'
 export const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 
 /** Starts `pier serve` (in memory, or on `dataDir`) on free ports. */
-export async function startPier({ dataDir } = {}) {
+export async function startPier({ dataDir, args = [] } = {}) {
   const storage = dataDir ? ['--data-dir', dataDir] : ['--in-memory']
-  const proc = spawn(bin, ['serve', ...storage, '--kafka', '127.0.0.1:0', '--http', '127.0.0.1:0'], {
+  const proc = spawn(bin, ['serve', ...storage, '--kafka', '127.0.0.1:0', '--http', '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const line = await new Promise((resolve, reject) => {
