@@ -5,6 +5,7 @@
 mod apis;
 mod broker;
 mod conn;
+pub mod sasl;
 mod server;
 pub mod share;
 pub mod toxics;
