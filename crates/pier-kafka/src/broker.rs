@@ -21,6 +21,8 @@ pub struct BrokerConfig {
     pub advertised_host: Option<String>,
     /// Network faults in force (shared by clones, kept across restarts).
     pub network: crate::toxics::NetworkFaults,
+    /// SASL users (shared by clones, kept across restarts).
+    pub users: Arc<crate::users::UserStore>,
 }
 
 impl Default for BrokerConfig {
@@ -30,6 +32,7 @@ impl Default for BrokerConfig {
             num_partitions: 1,
             advertised_host: None,
             network: crate::toxics::NetworkFaults::default(),
+            users: Arc::new(crate::users::UserStore::in_memory()),
         }
     }
 }
@@ -41,6 +44,8 @@ pub struct ClientInfo {
     pub peer: SocketAddr,
     pub client_id: Option<String>,
     pub requests: u64,
+    /// The SASL user, on a `SASL_*` listener.
+    pub user: Option<String>,
 }
 
 #[derive(Debug)]
@@ -85,9 +90,16 @@ impl Broker {
             peer,
             client_id: None,
             requests: 0,
+            user: None,
         };
         self.clients.lock().expect("clients lock").insert(id, info);
         id
+    }
+
+    pub(crate) fn note_user(&self, id: u64, user: String) {
+        if let Some(info) = self.clients.lock().expect("clients lock").get_mut(&id) {
+            info.user = Some(user);
+        }
     }
 
     pub(crate) fn note_request(&self, id: u64, client_id: Option<&str>) {

@@ -45,11 +45,14 @@ type Answer = std::pin::Pin<
     Box<dyn std::future::Future<Output = (Result<Option<Bytes>, ConnError>, bool)> + Send>,
 >;
 
+/// Serves one accepted TCP connection: TLS first on `SSL`/`SASL_SSL`
+/// listeners, then SASL on `SASL_*` ones, then requests.
 pub(crate) async fn run(
     socket: TcpStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    listener: crate::server::ListenerSecurity,
 ) {
     let _ = socket.set_nodelay(true);
     let local = match socket.local_addr() {
@@ -62,7 +65,58 @@ pub(crate) async fn run(
         local,
         peer,
     };
-    let (read, write) = socket.into_split();
+    match listener.tls {
+        None => {
+            let mut socket = socket;
+            if listener.protocol.uses_sasl() && !sasl(&mut socket, &ctx, id).await {
+                broker.unregister(id);
+                return;
+            }
+            let (read, write) = socket.into_split();
+            serve_frames(read, write, ctx, id, shutdown).await;
+        }
+        Some(acceptor) => {
+            let Some(mut tls) = crate::tls::accept(&acceptor, socket, peer).await else {
+                broker.unregister(id);
+                return;
+            };
+            if listener.protocol.uses_sasl() && !sasl(&mut tls, &ctx, id).await {
+                broker.unregister(id);
+                return;
+            }
+            let (read, write) = tokio::io::split(tls);
+            serve_frames(read, write, ctx, id, shutdown).await;
+        }
+    }
+    broker.unregister(id);
+}
+
+async fn sasl<S>(stream: &mut S, ctx: &Ctx, id: u64) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match crate::auth::authenticate(stream, ctx).await {
+        Some(user) => {
+            ctx.broker.note_user(id, user);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The request loop of an open (and, where required, authenticated)
+/// connection.
+async fn serve_frames<R, W>(
+    read: R,
+    write: W,
+    ctx: Ctx,
+    id: u64,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let (broker, peer) = (ctx.broker.clone(), ctx.peer);
     // Answers are buffered and flushed when no more are ready.
     let mut write = tokio::io::BufWriter::with_capacity(64 * 1024, write);
     // Frames are read by their own task so waiting for one is cancel-safe.
@@ -200,7 +254,6 @@ pub(crate) async fn run(
         }
     }
     reader.abort();
-    broker.unregister(id);
 }
 
 /// Answers every submitted request, in order, waiting for each; `false`
@@ -251,7 +304,9 @@ async fn answer(
 }
 
 /// `Ok(None)` at a clean end of stream.
-async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> Result<Option<Bytes>, ConnError> {
+pub(crate) async fn read_frame(
+    read: &mut (impl AsyncReadExt + Unpin),
+) -> Result<Option<Bytes>, ConnError> {
     let size = match read.read_i32().await {
         Ok(size) => size,
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
@@ -350,7 +405,7 @@ async fn handle_decoded(ctx: &Ctx, id: u64, decoded: Decoded) -> Result<Option<B
     )?))
 }
 
-fn encode(
+pub(crate) fn encode(
     correlation_id: i32,
     api: ApiKey,
     version: i16,

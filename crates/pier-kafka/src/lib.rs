@@ -3,16 +3,21 @@
 //! into `pier-core` calls and back — nothing else.
 
 mod apis;
+mod auth;
 mod broker;
 mod conn;
+mod listener_spec;
 pub mod sasl;
 mod server;
 pub mod share;
+pub mod tls;
 pub mod toxics;
+pub mod users;
 
 pub use broker::{Broker, BrokerConfig, ClientInfo};
 pub use conn::{ConnError, Decoded, decode_request};
-pub use server::{KafkaListener, serve};
+pub use listener_spec::{ListenerSpec, SecurityProtocol};
+pub use server::{KafkaListener, ListenerSecurity, serve};
 pub use toxics::{NetworkFaults, ToxicKind};
 
 /// Largest request frame accepted (Kafka's `socket.request.max.bytes`).

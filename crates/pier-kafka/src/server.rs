@@ -8,19 +8,72 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::broker::Broker;
+use crate::listener_spec::{ListenerSpec, SecurityProtocol};
 use crate::{CONNECTIONS_MAX, conn};
+
+/// What a listener asks of its connections before requests.
+#[derive(Clone)]
+pub struct ListenerSecurity {
+    pub protocol: SecurityProtocol,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for ListenerSecurity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSecurity")
+            .field("protocol", &self.protocol)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
 
 /// A bound Kafka listener, not yet serving.
 #[derive(Debug)]
 pub struct KafkaListener {
     listener: TcpListener,
+    security: ListenerSecurity,
 }
 
 impl KafkaListener {
+    /// A `PLAINTEXT` listener.
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
         Ok(Self {
             listener: TcpListener::bind(addr).await?,
+            security: ListenerSecurity {
+                protocol: SecurityProtocol::Plaintext,
+                tls: None,
+            },
         })
+    }
+
+    /// A listener of any protocol; `SSL` and `SASL_SSL` need `tls`.
+    pub async fn bind_spec(
+        spec: ListenerSpec,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
+        let tls = match (spec.protocol.uses_tls(), tls) {
+            (true, Some(config)) => Some(tokio_rustls::TlsAcceptor::from(config)),
+            (true, None) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "{spec} needs a certificate and key (--tls-cert, --tls-key, or `pier tls init`)"
+                    ),
+                ));
+            }
+            (false, _) => None,
+        };
+        Ok(Self {
+            listener: TcpListener::bind(spec.addr).await?,
+            security: ListenerSecurity {
+                protocol: spec.protocol,
+                tls,
+            },
+        })
+    }
+
+    pub fn protocol(&self) -> SecurityProtocol {
+        self.security.protocol
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -66,8 +119,9 @@ pub async fn serve(
         }
         let broker = broker.clone();
         let shutdown = shutdown.clone();
+        let security = listener.security.clone();
         connections.spawn(async move {
-            conn::run(socket, peer, broker, shutdown).await;
+            conn::run(socket, peer, broker, shutdown, security).await;
             drop(permit);
         });
     }

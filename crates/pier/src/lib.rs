@@ -9,8 +9,10 @@
 //! # Ok(()) }
 //! ```
 
+mod listeners;
 mod server;
 
 pub use pier_core;
+pub use pier_kafka;
 pub use pier_kafka::BrokerConfig;
 pub use server::{Server, ServerBuilder};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pier_core::faults::{Halt, MemoryDisk};
 use pier_core::{AdminCommand, Location, Store, StoreOptions, SystemClock};
-use pier_kafka::{Broker, BrokerConfig, KafkaListener};
+use pier_kafka::{Broker, BrokerConfig, KafkaListener, ListenerSpec, SecurityProtocol};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -27,6 +27,9 @@ pub struct ServerBuilder {
     store: StoreOptions,
     http_allow_hosts: Vec<String>,
     http_token: Option<String>,
+    listeners: Vec<ListenerSpec>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    sasl_users: Vec<(String, String)>,
 }
 
 impl Default for ServerBuilder {
@@ -39,6 +42,9 @@ impl Default for ServerBuilder {
             store: StoreOptions::default(),
             http_allow_hosts: Vec::new(),
             http_token: None,
+            listeners: Vec::new(),
+            tls: None,
+            sasl_users: Vec::new(),
         }
     }
 }
@@ -81,6 +87,25 @@ impl ServerBuilder {
         self
     }
 
+    /// Another Kafka listener (`SSL`, `SASL_PLAINTEXT`, `SASL_SSL`, or a
+    /// second `PLAINTEXT`), besides [`Self::kafka_addr`].
+    pub fn kafka_listener(mut self, spec: ListenerSpec) -> Self {
+        self.listeners.push(spec);
+        self
+    }
+
+    /// The certificate `SSL` and `SASL_SSL` listeners present.
+    pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Adds (or sets the password of) a SASL user when the server starts.
+    pub fn sasl_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.sasl_users.push((name.into(), password.into()));
+        self
+    }
+
     pub fn broker_config(mut self, config: BrokerConfig) -> Self {
         self.broker = config;
         self
@@ -93,7 +118,7 @@ impl ServerBuilder {
 
     /// Opens the store and starts listening. Returns once connections are
     /// accepted.
-    pub async fn start(self) -> anyhow::Result<Server> {
+    pub async fn start(mut self) -> anyhow::Result<Server> {
         let addr = self.kafka_addr;
         let listener = KafkaListener::bind(addr).await.map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -104,9 +129,26 @@ impl ServerBuilder {
             anyhow::anyhow!("cannot listen for Kafka clients on {addr}: {e}{hint}")
         })?;
         let kafka_addr = listener.local_addr()?;
-        let listener = Arc::new(listener);
+        let mut listeners = vec![Arc::new(listener)];
+        for spec in &self.listeners {
+            listeners.push(Arc::new(
+                crate::listeners::bind(*spec, self.tls.clone()).await?,
+            ));
+        }
+        if let Location::Dir(dir) = &self.location {
+            self.broker.users = Arc::new(
+                pier_kafka::users::UserStore::open(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot read the SASL users: {e}"))?,
+            );
+        }
+        for (name, password) in &self.sasl_users {
+            self.broker
+                .users
+                .set(name, password)
+                .map_err(|e| anyhow::anyhow!("SASL user {name:?}: {e}"))?;
+        }
         let (store, _) = open_store(&self.location, &self.store).await?;
-        let (generation, core) = Generation::start(store, &listener, &self.broker, None).await?;
+        let (generation, core) = Generation::start(store, &listeners, &self.broker, None).await?;
         let workbench = pier_workbench::Workbench::new(core.store, core.broker);
         workbench
             .load_fault_timeline()
@@ -155,7 +197,7 @@ impl ServerBuilder {
             location: self.location,
             options: self.store,
             broker_config: self.broker,
-            listener,
+            listeners,
             shutdown: stop,
             workbench: workbench.clone(),
             generation: tokio::sync::Mutex::new(Some(generation)),
@@ -205,7 +247,7 @@ struct Generation {
 impl Generation {
     async fn start(
         store: Store,
-        listener: &Arc<KafkaListener>,
+        listeners: &[Arc<KafkaListener>],
         config: &BrokerConfig,
         fsync: Option<bool>,
     ) -> anyhow::Result<(Self, pier_workbench::Core)> {
@@ -220,17 +262,19 @@ impl Generation {
         let (kill, killed) = watch::channel(false);
         let (graceful, stop) = watch::channel(false);
         // A graceful stop ends every task; a crash aborts them.
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(tick_groups(broker.clone(), stop.clone())),
             tokio::spawn(tick_queues(queues, broker.clone(), stop.clone())),
             tokio::spawn(housekeeping(store.clone(), stop.clone())),
-            tokio::spawn(pier_kafka::serve(
+        ];
+        for listener in listeners {
+            tasks.push(tokio::spawn(pier_kafka::serve(
                 listener.clone(),
                 broker.clone(),
-                stop,
-                killed,
-            )),
-        ];
+                stop.clone(),
+                killed.clone(),
+            )));
+        }
         Ok((
             Self {
                 store: store.clone(),
@@ -280,7 +324,7 @@ struct Supervisor {
     location: Location,
     options: StoreOptions,
     broker_config: BrokerConfig,
-    listener: Arc<KafkaListener>,
+    listeners: Vec<Arc<KafkaListener>>,
     shutdown: watch::Receiver<bool>,
     workbench: pier_workbench::Workbench,
     generation: tokio::sync::Mutex<Option<Generation>>,
@@ -304,7 +348,7 @@ impl Supervisor {
             .map_err(|e| format!("reopening the store: {e:#}"))?;
         let report = store.recovery().clone();
         let (generation, core) =
-            Generation::start(store, &self.listener, &self.broker_config, Some(fsync))
+            Generation::start(store, &self.listeners, &self.broker_config, Some(fsync))
                 .await
                 .map_err(|e| format!("{e:#}"))?;
         self.workbench.replace_core(core);
@@ -420,6 +464,16 @@ impl Server {
     /// The bound Kafka address: use it as `bootstrap.servers`.
     pub fn kafka_addr(&self) -> SocketAddr {
         self.kafka_addr
+    }
+
+    /// Every Kafka listener: its protocol and bound address (the first is
+    /// [`Self::kafka_addr`]).
+    pub fn kafka_listeners(&self) -> Vec<(SecurityProtocol, SocketAddr)> {
+        self.supervisor
+            .listeners
+            .iter()
+            .filter_map(|l| Some((l.protocol(), l.local_addr().ok()?)))
+            .collect()
     }
 
     /// The bound HTTP address, if the HTTP API is on.

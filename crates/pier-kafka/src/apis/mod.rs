@@ -60,6 +60,8 @@ pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ShareGroupDescribe, 1, 1),
     (ApiKey::ShareFetch, 1, 1),
     (ApiKey::ShareAcknowledge, 1, 1),
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 pub(crate) fn supported(api: ApiKey) -> Option<(i16, i16)> {
@@ -141,6 +143,9 @@ pub(crate) async fn handle(
         RequestKind::ShareFetch(r) => ResponseKind::ShareFetch(share_fetch::handle(ctx, r).await),
         RequestKind::ShareAcknowledge(r) => {
             ResponseKind::ShareAcknowledge(share_acknowledge::handle(ctx, r).await)
+        }
+        r @ (RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_)) => {
+            return crate::auth::illegal_state(&r);
         }
         other => {
             // Unreachable: conn refuses APIs missing from SUPPORTED.

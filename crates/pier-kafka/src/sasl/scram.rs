@@ -109,7 +109,11 @@ impl AwaitingFinal {
         if channel_binding != self.gs2_header.as_bytes() {
             return Err(bad(Malformed::ChannelBinding));
         }
-        if last.nonce != self.nonce {
+        // Kafka accepts a final nonce that *ends with* the full nonce
+        // (`ScramSaslServer`), because librdkafka (kcat, confluent-kafka
+        // up to at least 2.0) sends its own nonce once more in front of it;
+        // the whole nonce, server part included, must still be there.
+        if !last.nonce.ends_with(&self.nonce) {
             return Err(bad(Malformed::WrongNonce));
         }
         let proof = base64_decode(last.proof).ok_or(bad(Malformed::Base64("p=")))?;

@@ -12,6 +12,8 @@ mod groups;
 mod produce;
 mod repair;
 mod serve;
+mod serve_security;
+mod tls;
 mod topic;
 
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ pub enum Command {
     /// Open a data directory whose state cannot be read, drop what cannot
     /// be read and say what that loses (stop `pier serve` first).
     Repair(repair::RepairArgs),
+    /// Certificates for SSL listeners (`pier tls init`).
+    #[command(subcommand)]
+    Tls(tls::TlsCommand),
     /// Measure Pier and the disk under it.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -91,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fault(args) => fault::run(args.command, &args.remote),
         Command::Durability(args) => fault::durability(args),
         Command::Repair(args) => repair::run(args),
+        Command::Tls(cmd) => tls::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),
     }

@@ -55,6 +55,8 @@ pub struct ServeArgs {
     /// stored in the data directory (mode 0600).
     #[arg(long, env = "PIER_HTTP_TOKEN", hide_env_values = true)]
     http_token: Option<String>,
+    #[command(flatten)]
+    security: super::serve_security::SecurityArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -104,6 +106,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         super::exposure::announce(&token, &source);
         builder = builder.http_token(token);
     }
+    builder = args
+        .security
+        .apply(builder, dir.as_deref(), args.allow_remote)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -112,13 +117,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .start()
             .await
             .map_err(|e| anyhow::anyhow!("{e:#} (data directory: {data})"))?;
-        match server.http_addr() {
-            Some(http) => println!(
-                "pier ready kafka={} http={http} data={data}",
-                server.kafka_addr()
-            ),
-            None => println!("pier ready kafka={} data={data}", server.kafka_addr()),
-        }
+        let http = server
+            .http_addr()
+            .map(|a| format!(" http={a}"))
+            .unwrap_or_default();
+        let extra: String = server
+            .kafka_listeners()
+            .iter()
+            .skip(1)
+            .map(|(p, a)| format!(" {}={a}", p.name().to_ascii_lowercase()))
+            .collect();
+        println!(
+            "pier ready kafka={}{http} data={data}{extra}",
+            server.kafka_addr()
+        );
         std::io::stdout().flush()?;
         wait_for_signal().await;
         eprintln!("pier: shutting down");
