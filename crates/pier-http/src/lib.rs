@@ -10,6 +10,7 @@ mod groups;
 mod guard;
 mod problem;
 mod queues;
+mod security;
 mod simulate;
 mod topics;
 mod ui;
@@ -72,6 +73,11 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         faults::durability,
         faults::set_durability,
         events::events,
+        security::info,
+        security::ca,
+        security::list,
+        security::put,
+        security::delete,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent))
 )]
@@ -147,6 +153,13 @@ pub fn router(workbench: Workbench) -> Router {
             get(faults::durability).put(faults::set_durability),
         )
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/security", get(security::info))
+        .route("/api/v1/security/ca.pem", get(security::ca))
+        .route("/api/v1/users", get(security::list))
+        .route(
+            "/api/v1/users/{name}",
+            axum::routing::put(security::put).delete(security::delete),
+        )
         .route("/", get(ui::index))
         .fallback(ui::asset_or_404)
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

@@ -71,6 +71,9 @@ fn typescript() -> String {
         FaultStarted::decl(&cfg),
         Durability::decl(&cfg),
         DurabilityUpdate::decl(&cfg),
+        ListenerInfo::decl(&cfg),
+        SecurityInfo::decl(&cfg),
+        UserPassword::decl(&cfg),
         pier_http::Problem::decl(&cfg),
     ];
     let mut out = String::from(

@@ -14,6 +14,7 @@ mod info;
 mod messages;
 mod metrics;
 mod queues;
+mod security;
 mod simulate;
 mod stats;
 mod template;
@@ -41,6 +42,7 @@ pub use queues::{
     QueueGroupSummary, QueueMessage, QueueSettings, RECEIVE_WAIT_MAX_MS, ReceiveRequest,
     ReplayRequest, Replayed,
 };
+pub use security::{ListenerInfo, SecurityInfo, UserPassword};
 pub use simulate::{NewSimConsumers, NewSimProducer, SIMULATIONS_MAX, SimMember, Simulation};
 pub use stats::{
     GroupRate, PartitionLagPoint, QueueRate, STATS_CAPACITY, STATS_INTERVAL, StatsSample, TopicRate,
@@ -135,6 +137,7 @@ pub struct Workbench {
     stats: Arc<Mutex<stats::StatsState>>,
     sims: Arc<Mutex<simulate::Simulations>>,
     faults: Arc<faults::FaultState>,
+    security: Arc<Mutex<security::SecurityState>>,
 }
 
 impl Workbench {
@@ -145,6 +148,7 @@ impl Workbench {
             stats: Arc::default(),
             sims: Arc::default(),
             faults: Arc::default(),
+            security: Arc::default(),
         }
     }
 

@@ -18,3 +18,19 @@ pub(crate) async fn bind(
         anyhow::anyhow!("cannot open the Kafka listener {spec}: {e}{hint}")
     })
 }
+
+/// What the workbench shows of each listener.
+pub(crate) fn describe(listeners: &[Arc<KafkaListener>]) -> Vec<pier_workbench::ListenerInfo> {
+    listeners
+        .iter()
+        .filter_map(|l| {
+            let protocol = l.protocol();
+            Some(pier_workbench::ListenerInfo {
+                protocol: protocol.name().to_owned(),
+                address: l.local_addr().ok()?.to_string(),
+                sasl: protocol.uses_sasl(),
+                tls: protocol.uses_tls(),
+            })
+        })
+        .collect()
+}

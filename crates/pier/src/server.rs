@@ -30,6 +30,7 @@ pub struct ServerBuilder {
     listeners: Vec<ListenerSpec>,
     tls: Option<Arc<rustls::ServerConfig>>,
     sasl_users: Vec<(String, String)>,
+    tls_ca: Option<PathBuf>,
 }
 
 impl Default for ServerBuilder {
@@ -45,6 +46,7 @@ impl Default for ServerBuilder {
             listeners: Vec::new(),
             tls: None,
             sasl_users: Vec::new(),
+            tls_ca: None,
         }
     }
 }
@@ -97,6 +99,13 @@ impl ServerBuilder {
     /// The certificate `SSL` and `SASL_SSL` listeners present.
     pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// The CA certificate clients of TLS listeners should trust (shown in
+    /// the workbench and served at `/api/v1/security/ca.pem`).
+    pub fn tls_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_ca = Some(path.into());
         self
     }
 
@@ -192,6 +201,7 @@ impl ServerBuilder {
                 Location::Memory(_) => None,
             },
         );
+        workbench.set_security(crate::listeners::describe(&listeners), self.tls_ca.clone());
         tasks.push(tokio::spawn(sample_stats(workbench.clone(), stop.clone())));
         let supervisor = Arc::new(Supervisor {
             location: self.location,

@@ -563,6 +563,41 @@ export type DurabilityUpdate = {
  */
 fsync: boolean, };
 
+export type ListenerInfo = { 
+/**
+ * `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (Kafka's
+ * `security.protocol`).
+ */
+protocol: string, 
+/**
+ * `bootstrap.servers` for this listener.
+ */
+address: string, 
+/**
+ * Clients authenticate with SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+ */
+sasl: boolean, 
+/**
+ * Connections are TLS; clients trust the CA below.
+ */
+tls: boolean, };
+
+export type SecurityInfo = { listeners: Array<ListenerInfo>, 
+/**
+ * SASL mechanisms every SASL listener accepts.
+ */
+mechanisms: Array<string>, 
+/**
+ * SASL user names (passwords are never stored, only salted keys).
+ */
+users: Array<string>, 
+/**
+ * The CA certificate (PEM) made by `pier tls init`, when TLS is on.
+ */
+ca_pem: string | null, };
+
+export type UserPassword = { password: string, };
+
 export type Problem = { 
 /**
  * Stable identifier, e.g. `https://pier.dev/problems/not-found`.

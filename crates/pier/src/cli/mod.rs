@@ -15,6 +15,7 @@ mod serve;
 mod serve_security;
 mod tls;
 mod topic;
+mod user;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,8 @@ pub enum Command {
     /// Open a data directory whose state cannot be read, drop what cannot
     /// be read and say what that loses (stop `pier serve` first).
     Repair(repair::RepairArgs),
+    /// SASL users: add, list, delete.
+    User(user::UserArgs),
     /// Certificates for SSL listeners (`pier tls init`).
     #[command(subcommand)]
     Tls(tls::TlsCommand),
@@ -97,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Durability(args) => fault::durability(args),
         Command::Repair(args) => repair::run(args),
         Command::Tls(cmd) => tls::run(cmd),
+        Command::User(args) => user::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),
     }

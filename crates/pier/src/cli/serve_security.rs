@@ -51,9 +51,12 @@ impl SecurityArgs {
             }
         }
         if self.kafka_listener.iter().any(|l| l.protocol.uses_tls()) {
-            let (cert, key) = self.tls_files(data_dir)?;
+            let (cert, key, ca) = self.tls_files(data_dir)?;
             let config = pier::pier_kafka::tls::server_config(&cert, &key)?;
             builder = builder.tls_config(config);
+            if let Some(ca) = ca {
+                builder = builder.tls_ca(ca);
+            }
         }
         for spec in self.kafka_listener {
             builder = builder.kafka_listener(spec);
@@ -70,13 +73,19 @@ impl SecurityArgs {
         Ok(builder)
     }
 
-    fn tls_files(&self, data_dir: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
+    /// Certificate, key, and the CA when `pier tls init` made them.
+    fn tls_files(
+        &self,
+        data_dir: Option<&Path>,
+    ) -> anyhow::Result<(PathBuf, PathBuf, Option<PathBuf>)> {
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            return Ok((cert.clone(), key.clone()));
+            return Ok((cert.clone(), key.clone(), None));
         }
         let made = data_dir.map(super::tls::TlsFiles::in_data_dir);
         match made {
-            Some(files) if files.server_cert.exists() => Ok((files.server_cert, files.server_key)),
+            Some(files) if files.server_cert.exists() => {
+                Ok((files.server_cert, files.server_key, Some(files.ca_cert)))
+            }
             _ => Err(anyhow::anyhow!(
                 "SSL and SASL_SSL listeners need a certificate: give --tls-cert and --tls-key, \
                  or run `pier tls init` once to make a local CA and certificate"
