@@ -148,3 +148,54 @@ test('a Pier with a token asks for it once, refuses a wrong one, then works live
   assert.equal(await dialog.isVisible(), false)
   await page.close()
 })
+
+test('Settings shows the listeners and manages SASL users; Connect gives each listener its settings', async () => {
+  const { execFileSync } = await import('node:child_process')
+  const { mkdtempSync } = await import('node:fs')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  const { bin } = await import('./pier.mjs')
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pier-e2e-tls-'))
+  execFileSync(bin, ['tls', 'init', '--data-dir', dataDir])
+  const secure = await startPier({
+    dataDir,
+    args: ['--kafka-listener', 'SASL_PLAINTEXT://127.0.0.1:0', '--kafka-listener', 'SASL_SSL://127.0.0.1:0'],
+  })
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await page.goto(`${secure.base}/#/settings`)
+    const panel = page.getByRole('region', { name: 'Kafka security' })
+    await panel.getByRole('cell', { name: 'SASL_SSL' }).waitFor()
+    const protocols = await panel.locator('tbody tr td:first-child').allTextContents()
+    assert.deepEqual(protocols, ['PLAINTEXT', 'SASL_PLAINTEXT', 'SASL_SSL'])
+    await panel.getByText('No users yet.').waitFor()
+    const form = page.getByRole('form', { name: 'Add a SASL user' })
+    await form.getByLabel('User name').fill('alice')
+    await form.getByLabel('Password').fill('wonderland')
+    await form.getByRole('button', { name: 'Add user or set password' }).click()
+    await panel.getByRole('status').filter({ hasText: 'User alice can log in' }).waitFor()
+    await form.getByLabel('User name').fill('bob')
+    await form.getByLabel('Password').fill('builder')
+    await form.getByRole('button', { name: 'Add user or set password' }).click()
+    await panel.getByRole('button', { name: 'Delete user bob' }).waitFor()
+    assert.deepEqual(await getJson(secure.base, '/api/v1/users'), ['alice', 'bob'])
+    await shot(page, 'settings-security')
+    await panel.getByRole('button', { name: 'Delete user bob' }).click()
+    await panel.getByRole('status').filter({ hasText: 'Deleted bob.' }).waitFor()
+    assert.deepEqual(await getJson(secure.base, '/api/v1/users'), ['alice'])
+    const ca = await panel.getByRole('link', { name: 'Download the CA certificate' }).getAttribute('href')
+    assert.match(decodeURIComponent(ca), /BEGIN CERTIFICATE/)
+
+    await page.goto(`${secure.base}/#/connect`)
+    await page.getByRole('radio', { name: /SASL_SSL/ }).check()
+    await page.getByLabel('SASL mechanism').selectOption('SCRAM-SHA-256')
+    const kcat = page.locator('section.snippet', { hasText: 'kcat' }).locator('pre')
+    const address = (await getJson(secure.base, '/api/v1/security')).listeners.find((l) => l.protocol === 'SASL_SSL').address
+    assert.match(await kcat.textContent(), new RegExp(`-b ${address} -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=alice`))
+    await page.getByRole('button', { name: 'Download pier-ca.pem' }).waitFor()
+    await shot(page, 'connect-sasl-ssl')
+    await page.close()
+  } finally {
+    await secure.stop()
+  }
+})

@@ -19,6 +19,7 @@ import type {
   Produced,
   QueueGroupSummary,
   QueueSettings,
+  SecurityInfo,
   Simulation,
   StatsSample,
   TimelineEntry,
@@ -67,6 +68,9 @@ export function createClient(t: Transport) {
     healFault: (id: number) => t.request<TimelineEntry>('DELETE', `/api/v1/faults/${id}`),
     durability: () => t.request<Durability>('GET', '/api/v1/durability'),
     setDurability: (fsync: boolean) => t.request<Durability>('PUT', '/api/v1/durability', { fsync }),
+    security: () => t.request<SecurityInfo>('GET', '/api/v1/security'),
+    setUser: (name: string, password: string) => t.request<void>('PUT', `/api/v1/users/${enc(name)}`, { password }),
+    deleteUser: (name: string) => t.request<void>('DELETE', `/api/v1/users/${enc(name)}`),
     stats: (last = 120) => t.request<StatsSample[]>('GET', `/api/v1/stats${query({ last })}`),
   }
 }
