@@ -116,6 +116,34 @@ test('the app starts its broker; a kcat message to a topic made in the UI shows 
   }
 })
 
+test("the window's content security policy blocks an inline script and a foreign fetch", async () => {
+  const s = await openApp()
+  try {
+    const overview = await s.waitText('main', /HTTP\s+127\.0\.0\.1:\d+/)
+    const http = `http://${/HTTP\s+(127\.0\.0\.1:\d+)/.exec(overview)[1]}`
+    const result = await s.scriptAsync(`
+      const done = arguments[arguments.length - 1];
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+      window.inlineRan = false;
+      const el = document.createElement('script');
+      el.textContent = 'window.inlineRan = true';
+      document.body.appendChild(el);
+      fetch(arguments[0] + '/healthz')
+        .then(() => 'fetched', (e) => 'blocked: ' + e)
+        .then((fetched) => setTimeout(() => done({ inlineRan: window.inlineRan, fetched, violations }), 300));`, [http])
+    assert.equal(result.inlineRan, false, 'the inline script must not run')
+    assert.match(result.fetched, /^blocked/)
+    assert.ok(result.violations.some((v) => v.startsWith('script-src')), `violations: ${result.violations}`)
+    assert.ok(result.violations.some((v) => v.startsWith('connect-src')), `violations: ${result.violations}`)
+    // The window's own way in (the in-process API) still works.
+    await go(s, '#/topics')
+    await s.find('form[aria-label="Create a topic"]')
+  } finally {
+    await s.end()
+  }
+})
+
 test('settings survive a restart of the app', async () => {
   let s = await openApp()
   try {

@@ -80,6 +80,11 @@ export class Session {
     return this.cmd('POST', '/execute/sync', { script: source, args })
   }
 
+  /** Runs `source` with a `done(value)` callback as its last argument. */
+  async scriptAsync(source, args = []) {
+    return this.cmd('POST', '/execute/async', { script: source, args })
+  }
+
   async screenshot() {
     return Buffer.from(await this.cmd('GET', '/screenshot'), 'base64')
   }

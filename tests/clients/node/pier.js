@@ -4,15 +4,19 @@
 // startPier() spawns `$PIER_BIN serve --data-dir DIR --kafka 127.0.0.1:0`,
 // waits for its ready line (`pier ready kafka=HOST:PORT data=DIR`) and
 // resolves to a handle with .bootstrap, .stop() and .stderrTail().
+// Options: extraArgs (more `pier serve` arguments, e.g. --kafka-listener),
+// tlsInit (run `pier tls init` on the data directory first; .caFile is then
+// the CA clients must trust). Listeners besides the plaintext one are in
+// .listeners, e.g. { sasl_plaintext: '127.0.0.1:PORT', ssl: ..., sasl_ssl: ... }.
 
-const { spawn } = require('node:child_process')
+const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..')
-const READY_RE = /^pier ready kafka=(\S+):(\d+) http=\S+ data=(.+)$/
+const READY_RE = /^pier ready kafka=(\S+):(\d+) http=\S+ data=(.+?)((?: [a-z_]+=\S+)*)$/
 const READY_TIMEOUT_MS = 30000
 const STOP_TIMEOUT_MS = 20000
 
@@ -31,14 +35,18 @@ function pierBin () {
   return fs.existsSync(fromCwd) ? fromCwd : path.resolve(REPO_ROOT, raw)
 }
 
-async function startPier ({ dataDir, port = 0 } = {}) {
+async function startPier ({ dataDir, port = 0, extraArgs = [], tlsInit = null } = {}) {
   const bin = pierBin()
   if (!fs.existsSync(bin)) {
     throw new Error(`Pier binary not found at ${bin} (set PIER_BIN or build it first)`)
   }
   const ownDir = !dataDir
   dataDir = dataDir || path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pier-kafkajs-')), 'data')
-  const args = ['serve', '--data-dir', dataDir, '--kafka', `127.0.0.1:${port}`, '--http', '127.0.0.1:0']
+  if (tlsInit) {
+    execFileSync(bin, ['tls', 'init', '--data-dir', dataDir, ...(tlsInit.expired ? ['--expired'] : [])],
+      { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 })
+  }
+  const args = ['serve', '--data-dir', dataDir, '--kafka', `127.0.0.1:${port}`, '--http', '127.0.0.1:0', ...extraArgs]
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
 
@@ -86,6 +94,7 @@ async function startPier ({ dataDir, port = 0 } = {}) {
   }
   const host = m[1]
   const boundPort = Number(m[2])
+  const listeners = Object.fromEntries(m[4].trim().split(/\s+/).filter(Boolean).map(kv => kv.split('=', 2)))
   if (port && boundPort !== port) throw new Error(`pier bound port ${boundPort}, asked for ${port}`)
 
   async function stop (signal = 'SIGTERM') {
@@ -109,13 +118,26 @@ async function startPier ({ dataDir, port = 0 } = {}) {
     if (ownDir) fs.rmSync(path.dirname(dataDir), { recursive: true, force: true })
   }
 
-  return { bootstrap: `${host}:${boundPort}`, host, port: boundPort, dataDir, stop, stderrTail, cleanup, exited: () => exit }
+  return {
+    bootstrap: `${host}:${boundPort}`,
+    host,
+    port: boundPort,
+    listeners,
+    dataDir,
+    caFile: path.join(dataDir, 'tls', 'ca.pem'),
+    stop,
+    stderrTail,
+    stderrLines: () => stderr.slice(),
+    cleanup,
+    exited: () => exit
+  }
 }
 
-// Runs fn(pier) against a fresh broker; always stops it (SIGTERM, which must
-// exit with status 0) and removes its data directory.
-async function withPier (fn) {
-  const pier = await startPier()
+// Runs fn(pier) against a fresh broker (options as for startPier); always
+// stops it (SIGTERM, which must exit with status 0) and removes its data
+// directory.
+async function withPier (fn, options = {}) {
+  const pier = await startPier(options)
   let err = null
   try {
     await fn(pier)

@@ -4,12 +4,18 @@
     pier.bootstrap          "127.0.0.1:PORT"
     pier.restart(kill=...)  stop (SIGKILL if kill else SIGTERM) and start again
                             on the same data directory and the same port
+`secure_pier` fixture: the same, with a certificate (`pier tls init`), the
+user SASL_USER and SASL_PLAINTEXT, SSL and SASL_SSL listeners besides the
+plaintext one.
+    secure_pier.listeners   {"sasl_plaintext": "127.0.0.1:PORT", "ssl": ..., "sasl_ssl": ...}
+    secure_pier.ca_file     the CA certificate clients must trust
 The broker is always stopped after the test, even when the test fails; the
 broker's stderr is printed for a failed test.
 
 The binary comes from $PIER_BIN (default target/debug/pier in the repo root).
 """
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -24,7 +30,12 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-READY_RE = re.compile(r"^pier ready kafka=(?P<host>[^\s]+):(?P<port>\d+) http=(?P<http>[^\s]+) data=(?P<data>.+)$")
+# Listeners besides the plaintext one follow the data directory as
+# `name=HOST:PORT` (e.g. `sasl_plaintext=127.0.0.1:PORT ssl=...`).
+READY_RE = re.compile(r"^pier ready kafka=(?P<host>[^\s]+):(?P<port>\d+) http=(?P<http>[^\s]+) "
+                      r"data=(?P<data>.+?)(?P<listeners>(?: [a-z_]+=[^\s]+)*)$")
+SASL_USER = ("alice", "wonderland")
+SECURE_PROTOCOLS = ("SASL_PLAINTEXT", "SSL", "SASL_SSL")
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 
@@ -60,6 +71,7 @@ class PierServer:
         self.port = 0
         self.http_port = 0
         self.http = None
+        self.listeners = {}  # extra listeners from the ready line: name -> "HOST:PORT"
         self.proc = None
         self.starts = 0
         self.logs = []
@@ -68,6 +80,11 @@ class PierServer:
     @property
     def bootstrap(self):
         return "%s:%d" % (self.host, self.port)
+
+    @property
+    def ca_file(self):
+        """The CA that `pier tls init` made: what TLS clients must trust."""
+        return self.data_dir / "tls" / "ca.pem"
 
     def start(self):
         if not self.binary.exists():
@@ -129,6 +146,8 @@ class PierServer:
         self.host, self.port, self.proc = m.group("host"), port, proc
         self.http = m.group("http")
         self.http_port = int(self.http.rsplit(":", 1)[1])
+        # Extra listeners asked for with port 0 get a new port on each start.
+        self.listeners = dict(kv.split("=", 1) for kv in m.group("listeners").split())
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -184,12 +203,36 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
-@pytest.fixture
-def pier(request, tmp_path):
-    data = tmp_path / "data"
-    logs = tmp_path / "logs"
+def tls_init(data_dir, expired=False):
+    """`pier tls init`: a CA and a server certificate in data_dir/tls/.
+    expired: a server certificate that expired yesterday (hidden flag)."""
+    args = [str(pier_bin()), "tls", "init", "--data-dir", str(data_dir)]
+    if expired:
+        args.append("--expired")
+    r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("%s failed (rc=%s):\n%s%s" % (" ".join(args), r.returncode,
+                                                        r.stdout.decode(errors="replace"),
+                                                        r.stderr.decode(errors="replace")))
+
+
+def secure_server(tmp_path, name="data", expired_cert=False):
+    """A PierServer (not started) with a fresh certificate, the SASL user
+    SASL_USER and one listener of each SECURE_PROTOCOLS on a free port."""
+    data = tmp_path / name
+    logs = tmp_path / (name + "-logs")
     logs.mkdir()
-    server = PierServer(pier_bin(), data, logs)
+    tls_init(data, expired=expired_cert)
+    args = ["--sasl-user", "%s:%s" % SASL_USER]
+    for protocol in SECURE_PROTOCOLS:
+        args += ["--kafka-listener", "%s://127.0.0.1:0" % protocol]
+    return PierServer(pier_bin(), data, logs, extra_args=args)
+
+
+@contextlib.contextmanager
+def running(request, server):
+    """Starts server; afterwards stops it (SIGTERM, which must exit 0), and
+    prints its stderr if the test failed or the broker misbehaved."""
     server.start()
     try:
         yield server
@@ -211,3 +254,18 @@ def pier(request, tmp_path):
                                  % server.proc.returncode)
         if rc not in (None, 0):
             raise AssertionError("pier exited with %s after SIGTERM (want 0)" % rc)
+
+
+@pytest.fixture
+def pier(request, tmp_path):
+    data = tmp_path / "data"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with running(request, PierServer(pier_bin(), data, logs)) as server:
+        yield server
+
+
+@pytest.fixture
+def secure_pier(request, tmp_path):
+    with running(request, secure_server(tmp_path)) as server:
+        yield server

@@ -83,7 +83,7 @@ pub async fn produce(plan: Arc<Plan>, case: Case) -> anyhow::Result<Outcome> {
     for i in 0..plan.producers {
         let (plan, budget, done) = (plan.clone(), budget.clone(), progress.done.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = Conn::open(&plan.bootstrap).await?;
+            let mut c = Conn::open(&plan.bootstrap, plan.tls.as_ref()).await?;
             let per = plan.batch_records as u64;
             // Requests in flight: when they left and how many records each
             // carries (the last one may be short).
@@ -152,7 +152,7 @@ pub async fn consume(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
     for j in 0..plan.consumers {
         let (plan, done) = (plan.clone(), progress.done.clone());
         tasks.push(tokio::spawn(async move {
-            let mut c = Conn::open(&plan.bootstrap).await?;
+            let mut c = Conn::open(&plan.bootstrap, plan.tls.as_ref()).await?;
             let mut from: Vec<(i32, i64)> = share(plan.partitions, j, plan.consumers)
                 .into_iter()
                 .map(|p| (p, 0))
@@ -205,7 +205,7 @@ pub async fn consume(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
 pub async fn end_to_end(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
     // Start where the log ends now.
     let all: Vec<(i32, i64)> = (0..plan.partitions).map(|p| (p, 0)).collect();
-    let mut probe = Conn::open(&plan.bootstrap).await?;
+    let mut probe = Conn::open(&plan.bootstrap, plan.tls.as_ref()).await?;
     let probe: FetchResponse = probe
         .call(
             ApiKey::Fetch,
@@ -231,7 +231,7 @@ pub async fn end_to_end(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
             .map(|p| (p, ends.get(&p).copied().unwrap_or(0).max(0)))
             .collect();
         consumers.push(tokio::spawn(async move {
-            let mut c = Conn::open(&plan.bootstrap).await?;
+            let mut c = Conn::open(&plan.bootstrap, plan.tls.as_ref()).await?;
             let mut lat = Vec::new();
             while received.load(Ordering::Relaxed) < want {
                 let resp: FetchResponse = c
@@ -262,7 +262,7 @@ pub async fn end_to_end(plan: Arc<Plan>) -> anyhow::Result<Outcome> {
     // Connected before the clock starts, so no request is late at once.
     let mut conns = Vec::with_capacity(plan.producers);
     for _ in 0..plan.producers {
-        conns.push(Conn::open(&plan.bootstrap).await?);
+        conns.push(Conn::open(&plan.bootstrap, plan.tls.as_ref()).await?);
     }
     let started = Instant::now();
     let mut producers = Vec::new();

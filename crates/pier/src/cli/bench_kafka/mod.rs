@@ -88,13 +88,17 @@ pub struct KafkaArgs {
     /// One JSON line per case instead of a table.
     #[arg(long)]
     json: bool,
+    /// Connect over TLS (an `SSL` listener), trusting this CA (PEM), e.g.
+    /// the `tls/ca.pem` that `pier tls init` made.
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
 }
 
 /// The arguments every load task shares, with the partition count learnt
 /// from the broker.
-#[derive(Debug)]
 pub(crate) struct Plan {
     bootstrap: String,
+    tls: Option<tokio_rustls::TlsConnector>,
     topic: String,
     partitions: i32,
     producers: usize,
@@ -190,8 +194,10 @@ pub fn run(a: &KafkaArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let tls = a.tls_ca.as_deref().map(wire::tls_connector).transpose()?;
     runtime.block_on(async {
-        let partitions = wire::ensure_topic(&a.bootstrap, &a.topic, a.partitions).await?;
+        let partitions =
+            wire::ensure_topic(&a.bootstrap, tls.as_ref(), &a.topic, a.partitions).await?;
         if a.consumers > partitions as usize
             && a.case
                 .iter()
@@ -206,6 +212,7 @@ pub fn run(a: &KafkaArgs) -> anyhow::Result<()> {
         }
         let plan = Arc::new(Plan {
             bootstrap: a.bootstrap.clone(),
+            tls,
             topic: a.topic.clone(),
             partitions,
             producers: a.producers,

@@ -20,8 +20,12 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::Compression;
 use pier_core::batch::{self, NewRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Either half of a plain TCP or a TLS connection.
+pub type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+pub type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 
 pub const PRODUCE_VERSION: i16 = 8;
 pub const FETCH_VERSION: i16 = 11;
@@ -32,20 +36,37 @@ const TOPIC_ALREADY_EXISTS: i16 = 36;
 
 /// One connection: requests out, responses in order.
 pub struct Conn {
-    pub read: BufReader<OwnedReadHalf>,
-    pub write: OwnedWriteHalf,
+    pub read: BufReader<ReadHalf>,
+    pub write: WriteHalf,
     next: i32,
     /// Requests encoded but not yet written (see [`Conn::queue`]).
     out: BytesMut,
 }
 
 impl Conn {
-    pub async fn open(addr: &str) -> anyhow::Result<Self> {
+    /// Connects, over TLS when given a connector (an `SSL` listener).
+    pub async fn open(addr: &str, tls: Option<&tokio_rustls::TlsConnector>) -> anyhow::Result<Self> {
         let s = TcpStream::connect(addr)
             .await
             .with_context(|| format!("cannot connect to {addr}"))?;
         s.set_nodelay(true)?;
-        let (read, write) = s.into_split();
+        let (read, write): (ReadHalf, WriteHalf) = match tls {
+            None => {
+                let (r, w) = s.into_split();
+                (Box::new(r), Box::new(w))
+            }
+            Some(connector) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                    .with_context(|| format!("{host:?} is not a TLS server name"))?;
+                let t = connector
+                    .connect(name, s)
+                    .await
+                    .with_context(|| format!("TLS handshake with {addr}"))?;
+                let (r, w) = tokio::io::split(t);
+                (Box::new(r), Box::new(w))
+            }
+        };
         Ok(Self {
             read: BufReader::with_capacity(1 << 20, read),
             write,
@@ -105,7 +126,7 @@ impl Conn {
 }
 
 pub async fn write_request(
-    write: &mut OwnedWriteHalf,
+    write: &mut (impl AsyncWrite + Unpin),
     correlation_id: i32,
     api: ApiKey,
     version: i16,
@@ -140,7 +161,7 @@ fn encode_request(
 }
 
 pub async fn read_response<R: Decodable>(
-    read: &mut BufReader<OwnedReadHalf>,
+    read: &mut BufReader<ReadHalf>,
     api: ApiKey,
     version: i16,
 ) -> anyhow::Result<R> {
@@ -295,8 +316,13 @@ fn whole_batches(mut bytes: Bytes) -> Vec<Bytes> {
 
 /// The topic's partition count, creating it with `partitions` if it does
 /// not exist (or through the broker's auto-creation when that is 0).
-pub async fn ensure_topic(addr: &str, topic: &str, partitions: i32) -> anyhow::Result<i32> {
-    let mut c = Conn::open(addr).await?;
+pub async fn ensure_topic(
+    addr: &str,
+    tls: Option<&tokio_rustls::TlsConnector>,
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<i32> {
+    let mut c = Conn::open(addr, tls).await?;
     if partitions > 0 {
         let req = CreateTopicsRequest::default()
             .with_topics(vec![
@@ -341,4 +367,23 @@ pub async fn ensure_topic(addr: &str, topic: &str, partitions: i32) -> anyhow::R
         ),
         None => bail!("the broker did not describe topic {topic:?}"),
     }
+}
+
+/// A TLS client trusting the CA certificates in `ca_pem`.
+pub fn tls_connector(ca_pem: &std::path::Path) -> anyhow::Result<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_pem)
+        .with_context(|| format!("reading {}", ca_pem.display()))?
+    {
+        roots.add(cert.with_context(|| format!("reading {}", ca_pem.display()))?)?;
+    }
+    #[allow(deprecated)] // ring: see pier_kafka::tls
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
 }
