@@ -2,11 +2,13 @@
 //! and decodes requests, and each file in `apis` translates one Kafka API
 //! into `pier-core` calls and back — nothing else.
 
+pub mod acl;
 mod apis;
 mod auth;
 mod broker;
 mod conn;
 mod listener_spec;
+mod private_file;
 pub mod sasl;
 mod server;
 pub mod share;

@@ -2,7 +2,6 @@
 //! `users.json` in the data directory (mode 0600), replaced atomically.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::RwLock;
 
@@ -68,12 +67,14 @@ impl UserStore {
     /// does not parse is an error, not an empty store.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, UserError> {
         let path = dir.into().join(USERS_FILE);
-        let users = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| UserError::Unreadable {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        let users = match crate::private_file::read(&path) {
+            Ok(Some(bytes)) => {
+                serde_json::from_slice(&bytes).map_err(|e| UserError::Unreadable {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            Ok(None) => BTreeMap::new(),
             Err(source) => {
                 return Err(UserError::Io {
                     what: "reading",
@@ -134,36 +135,17 @@ impl UserStore {
         Ok(())
     }
 
-    /// Writes a temporary file (0600), fsyncs it, renames it over the old
-    /// one and fsyncs the directory: a crash leaves the old or the new set.
+    /// Replaces the file atomically, readable by the owner only.
     fn save(&self, users: &BTreeMap<String, UserCredentials>) -> Result<(), UserError> {
-        use std::os::unix::fs::OpenOptionsExt;
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let io = |what, source| UserError::Io {
+        let bytes = serde_json::to_vec_pretty(users).expect("credentials serialize");
+        crate::private_file::replace(path, &bytes).map_err(|(what, source)| UserError::Io {
             what,
             path: path.clone(),
             source,
-        };
-        let dir = path.parent().unwrap_or(std::path::Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| io("creating the directory of", e))?;
-        let tmp = path.with_extension("json.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| io("creating", e))?;
-        let bytes = serde_json::to_vec_pretty(users).expect("credentials serialize");
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io("writing", e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io("replacing", e))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("syncing the directory of", e))
+        })
     }
 }
 
