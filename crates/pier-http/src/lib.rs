@@ -3,6 +3,7 @@
 //! and the workbench facade; every error is an `application/problem+json`
 //! body with a stable `type`.
 
+mod acls;
 mod docs;
 mod events;
 mod faults;
@@ -78,6 +79,9 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         security::list,
         security::put,
         security::delete,
+        acls::list,
+        acls::add,
+        acls::delete,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent))
 )]
@@ -156,6 +160,10 @@ pub fn router(workbench: Workbench) -> Router {
         .route("/api/v1/security", get(security::info))
         .route("/api/v1/security/ca.pem", get(security::ca))
         .route("/api/v1/users", get(security::list))
+        .route(
+            "/api/v1/acls",
+            get(acls::list).post(acls::add).delete(acls::delete),
+        )
         .route(
             "/api/v1/users/{name}",
             axum::routing::put(security::put).delete(security::delete),

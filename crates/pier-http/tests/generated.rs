@@ -74,6 +74,9 @@ fn typescript() -> String {
         ListenerInfo::decl(&cfg),
         SecurityInfo::decl(&cfg),
         UserPassword::decl(&cfg),
+        AclResource::decl(&cfg),
+        AclOperation::decl(&cfg),
+        AclRule::decl(&cfg),
         pier_http::Problem::decl(&cfg),
     ];
     let mut out = String::from(

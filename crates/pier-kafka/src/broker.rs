@@ -10,6 +10,8 @@ use pier_core::groups::Coordinator;
 use pier_core::topic::TopicError;
 use pier_core::{AdminError, Store, TopicConfig};
 
+use crate::acl::{Operation, Resource};
+
 /// Settings of the Kafka front end.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -23,6 +25,10 @@ pub struct BrokerConfig {
     pub network: crate::toxics::NetworkFaults,
     /// SASL users (shared by clones, kept across restarts).
     pub users: Arc<crate::users::UserStore>,
+    /// Check every request against `acls` (off: everything is allowed).
+    pub authorization: bool,
+    /// Allow rules (shared by clones, kept across restarts).
+    pub acls: Arc<crate::acl::AclStore>,
 }
 
 impl Default for BrokerConfig {
@@ -33,6 +39,8 @@ impl Default for BrokerConfig {
             advertised_host: None,
             network: crate::toxics::NetworkFaults::default(),
             users: Arc::new(crate::users::UserStore::in_memory()),
+            authorization: false,
+            acls: Arc::new(crate::acl::AclStore::in_memory()),
         }
     }
 }
@@ -146,6 +154,8 @@ pub(crate) struct Ctx {
     /// Our address as this client reached it: what we advertise.
     pub local: SocketAddr,
     pub peer: SocketAddr,
+    /// Who is asking: the SASL user, or `ANONYMOUS` before or without SASL.
+    pub principal: Arc<str>,
 }
 
 impl Ctx {
@@ -159,6 +169,46 @@ impl Ctx {
 
     pub fn advertised_port(&self) -> i32 {
         i32::from(self.local.port())
+    }
+
+    /// Whether this client may do `op` on the named topic or group: always
+    /// when authorization is off. Every Kafka API asks here, once per
+    /// resource, and answers a refusal with Kafka's error code for it; a
+    /// refusal is logged, so a learner can see who was refused what.
+    pub fn authorize(&self, resource: Resource, name: &str, op: Operation) -> bool {
+        if self.can(resource, name, op) {
+            return true;
+        }
+        tracing::info!(
+            principal = &*self.principal,
+            peer = %self.peer,
+            %resource,
+            name,
+            operation = %op,
+            "denied: no ACL rule allows it"
+        );
+        false
+    }
+
+    /// [`Self::authorize`] without the log line: for leaving what cannot
+    /// be described out of a listing, as Kafka does silently.
+    pub fn can(&self, resource: Resource, name: &str, op: Operation) -> bool {
+        let config = &self.broker.config;
+        !config.authorization || config.acls.allows(&self.principal, resource, name, op)
+    }
+
+    /// [`Broker::ensure_topic`], auto-creating only what this client may
+    /// create.
+    pub async fn ensure_topic(
+        &self,
+        name: &str,
+        allow_auto_create: bool,
+    ) -> Result<bool, AdminError> {
+        let create = allow_auto_create
+            && self.broker.config.auto_create_topics
+            && !self.broker.store.has_topic(name)
+            && self.authorize(Resource::Topic, name, Operation::Create);
+        self.broker.ensure_topic(name, create).await
     }
 }
 

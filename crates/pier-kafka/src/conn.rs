@@ -60,15 +60,16 @@ pub(crate) async fn run(
         Err(_) => return,
     };
     let id = broker.register(peer);
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         broker: broker.clone(),
         local,
         peer,
+        principal: crate::acl::ANONYMOUS.into(),
     };
     match listener.tls {
         None => {
             let mut socket = socket;
-            if listener.protocol.uses_sasl() && !sasl(&mut socket, &ctx, id).await {
+            if listener.protocol.uses_sasl() && !sasl(&mut socket, &mut ctx, id).await {
                 broker.unregister(id);
                 return;
             }
@@ -80,7 +81,7 @@ pub(crate) async fn run(
                 broker.unregister(id);
                 return;
             };
-            if listener.protocol.uses_sasl() && !sasl(&mut tls, &ctx, id).await {
+            if listener.protocol.uses_sasl() && !sasl(&mut tls, &mut ctx, id).await {
                 broker.unregister(id);
                 return;
             }
@@ -91,12 +92,14 @@ pub(crate) async fn run(
     broker.unregister(id);
 }
 
-async fn sasl<S>(stream: &mut S, ctx: &Ctx, id: u64) -> bool
+/// Logs the client in; from then on its requests are the user's.
+async fn sasl<S>(stream: &mut S, ctx: &mut Ctx, id: u64) -> bool
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     match crate::auth::authenticate(stream, ctx).await {
         Some(user) => {
+            ctx.principal = user.as_str().into();
             ctx.broker.note_user(id, user);
             true
         }

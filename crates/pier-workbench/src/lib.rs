@@ -5,6 +5,7 @@
 //! (for `/openapi.json`) and `ts_rs::TS` (for `ui/src/api/types.ts`, kept
 //! fresh by `tests/bindings.rs`).
 
+mod acls;
 mod browse;
 mod consumer_faults;
 mod events;
@@ -20,6 +21,7 @@ mod stats;
 mod template;
 mod topics;
 
+pub use acls::{AclOperation, AclResource, AclRule};
 pub use browse::{
     BROWSE_LIMIT_MAX, BROWSE_SCAN_MAX, BROWSE_WAIT_MAX_MS, BrowsePage, BrowseQuery, DeliveryState,
     Order,

@@ -34,6 +34,9 @@ pub struct SecurityInfo {
     pub users: Vec<String>,
     /// The CA certificate (PEM) made by `pier tls init`, when TLS is on.
     pub ca_pem: Option<String>,
+    /// Kafka requests are checked against the ACL rules
+    /// (`pier serve --authorization`); off, everything is allowed.
+    pub authorization: bool,
 }
 
 /// A user's new password.
@@ -73,6 +76,7 @@ impl Workbench {
                 .collect(),
             users: self.users(),
             ca_pem,
+            authorization: self.authorization(),
         }
     }
 

@@ -31,6 +31,7 @@ pub struct ServerBuilder {
     tls: Option<Arc<rustls::ServerConfig>>,
     sasl_users: Vec<(String, String)>,
     tls_ca: Option<PathBuf>,
+    authorization: bool,
 }
 
 impl Default for ServerBuilder {
@@ -47,6 +48,7 @@ impl Default for ServerBuilder {
             tls: None,
             sasl_users: Vec::new(),
             tls_ca: None,
+            authorization: false,
         }
     }
 }
@@ -115,6 +117,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Check every Kafka request against the ACL rules (`acls.json` in the
+    /// data directory): a client may only do what a rule allows its user
+    /// (`ANONYMOUS` on listeners without SASL). Off by default. Kept when
+    /// [`Self::broker_config`] is called after it.
+    pub fn authorization(mut self, on: bool) -> Self {
+        self.authorization = on;
+        self
+    }
+
     pub fn broker_config(mut self, config: BrokerConfig) -> Self {
         self.broker = config;
         self
@@ -150,6 +161,13 @@ impl ServerBuilder {
                     .map_err(|e| anyhow::anyhow!("cannot read the SASL users: {e}"))?,
             );
         }
+        if let Location::Dir(dir) = &self.location {
+            self.broker.acls = Arc::new(
+                pier_kafka::acl::AclStore::open(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot read the ACL rules: {e}"))?,
+            );
+        }
+        self.broker.authorization |= self.authorization;
         for (name, password) in &self.sasl_users {
             self.broker
                 .users

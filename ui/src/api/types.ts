@@ -594,9 +594,29 @@ users: Array<string>,
 /**
  * The CA certificate (PEM) made by `pier tls init`, when TLS is on.
  */
-ca_pem: string | null, };
+ca_pem: string | null, 
+/**
+ * Kafka requests are checked against the ACL rules
+ * (`pier serve --authorization`); off, everything is allowed.
+ */
+authorization: boolean, };
 
 export type UserPassword = { password: string, };
+
+export type AclResource = "topic" | "group";
+
+export type AclOperation = "read" | "write" | "create" | "describe" | "all";
+
+export type AclRule = { 
+/**
+ * A SASL user name, `ANONYMOUS` (clients of listeners without SASL),
+ * or `*` (everyone). Kafka's `User:` prefix is accepted and dropped.
+ */
+principal: string, resource: AclResource, 
+/**
+ * An exact name, a prefix ending in `*` (`orders*`), or `*`.
+ */
+pattern: string, operations: Array<AclOperation>, };
 
 export type Problem = { 
 /**

@@ -1,4 +1,5 @@
-//! CreatePartitions: grow a topic's partition count.
+//! CreatePartitions: grow a topic's partition count. Needs CREATE on the
+//! topic (Kafka's ALTER; else TOPIC_AUTHORIZATION_FAILED).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsRequest;
@@ -8,6 +9,7 @@ use kafka_protocol::messages::create_partitions_response::{
 use pier_core::AdminCommand;
 
 use super::{admin_error, str_bytes};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(
@@ -18,7 +20,12 @@ pub(crate) async fn handle(
     for t in request.topics {
         let base = CreatePartitionsTopicResult::default().with_name(t.name.clone());
         let name = t.name.0.to_string();
-        let result = if t.count < 1 {
+        let result = if !ctx.authorize(Resource::Topic, &name, Operation::Create) {
+            Err((
+                ResponseError::TopicAuthorizationFailed,
+                format!("not allowed to add partitions to topic {name:?}"),
+            ))
+        } else if t.count < 1 {
             Err((
                 ResponseError::InvalidPartitions,
                 format!("{} partitions", t.count),

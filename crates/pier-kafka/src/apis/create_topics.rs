@@ -1,5 +1,6 @@
 //! CreateTopics: partitions (-1 = `num.partitions`), replication factor 1
-//! (or -1), and Kafka-named configs.
+//! (or -1), and Kafka-named configs. Needs CREATE on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::create_topics_request::CreateTopicsRequest;
@@ -10,6 +11,7 @@ use pier_core::TopicConfig;
 use pier_core::topic::{self, PARTITIONS_PER_TOPIC_MAX};
 
 use super::{admin_error, str_bytes};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(
@@ -53,6 +55,12 @@ async fn create(
     t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
     validate_only: bool,
 ) -> Result<(u32, uuid::Uuid), Failure> {
+    if !ctx.authorize(Resource::Topic, name, Operation::Create) {
+        return Err((
+            ResponseError::TopicAuthorizationFailed,
+            format!("not allowed to create topic {name:?}"),
+        ));
+    }
     topic::validate_name(name)
         .map_err(|e| (ResponseError::InvalidTopicException, e.to_string()))?;
     if !(t.replication_factor == -1 || t.replication_factor == 1) {

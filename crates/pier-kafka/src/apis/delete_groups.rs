@@ -1,4 +1,6 @@
-//! DeleteGroups: only groups without members; their offsets go too.
+//! DeleteGroups: only groups without members; their offsets go too. Pier
+//! has no DELETE operation: deleting needs READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED for it).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
@@ -8,6 +10,7 @@ use kafka_protocol::messages::delete_groups_response::{
 use pier_core::AdminCommand;
 
 use super::groups;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(ctx: &Ctx, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
@@ -16,7 +19,9 @@ pub(crate) async fn handle(ctx: &Ctx, request: DeleteGroupsRequest) -> DeleteGro
         let name = id.0.to_string();
         let known = ctx.broker.groups.describe(&name).is_some()
             || ctx.broker.store.groups_with_offsets().contains(&name);
-        let code = if !known {
+        let code = if !ctx.authorize(Resource::Group, &name, Operation::Read) {
+            ResponseError::GroupAuthorizationFailed.code()
+        } else if !known {
             ResponseError::GroupIdNotFound.code()
         } else if let Err(e) = ctx.broker.groups.delete(&name) {
             groups::code(&e)

@@ -1,4 +1,6 @@
-//! DeleteTopics, by name (v0-5) or by name or id (v6).
+//! DeleteTopics, by name (v0-5) or by name or id (v6). Pier has no DELETE
+//! operation: deleting needs CREATE on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED; a topic asked for by id is then not named).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicsRequest;
@@ -8,6 +10,7 @@ use kafka_protocol::messages::delete_topics_response::{
 use pier_core::AdminCommand;
 
 use super::{admin_error, str_bytes, topic_name};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(
@@ -29,6 +32,7 @@ pub(crate) async fn handle(
     );
     let mut responses = Vec::with_capacity(wanted.len());
     for (name, id) in wanted {
+        let by_id = name.is_none();
         let name = name.or_else(|| {
             store
                 .topic_names()
@@ -40,6 +44,17 @@ pub(crate) async fn handle(
             responses.push(base.with_error_code(ResponseError::UnknownTopicId.code()));
             continue;
         };
+        if !ctx.authorize(Resource::Topic, &name, Operation::Create) {
+            let named = if by_id { None } else { Some(topic_name(&name)) };
+            let mut refused = base
+                .with_name(named)
+                .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+            if version >= 5 {
+                refused.error_message = Some(str_bytes("deleting a topic needs CREATE on it"));
+            }
+            responses.push(refused);
+            continue;
+        }
         let base = base.with_name(Some(topic_name(&name)));
         let uuid = store.describe_topic(&name).map(|d| d.meta.uuid);
         let result = store

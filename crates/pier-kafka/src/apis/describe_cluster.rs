@@ -1,4 +1,6 @@
-//! DescribeCluster: one broker, which is also the controller.
+//! DescribeCluster: one broker, which is also the controller. Not checked
+//! against the ACL rules (Kafka asks for DESCRIBE on the cluster; Pier has
+//! no cluster resource), like ApiVersions and the SASL handshake.
 
 use kafka_protocol::messages::BrokerId;
 use kafka_protocol::messages::describe_cluster_request::DescribeClusterRequest;
@@ -20,7 +22,7 @@ pub(crate) fn handle(ctx: &Ctx, request: DescribeClusterRequest) -> DescribeClus
         .with_controller_id(BrokerId(NODE_ID))
         .with_brokers(vec![broker])
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-            super::acl::CLUSTER
+            super::authorized_ops::CLUSTER
         } else {
             i32::MIN
         })

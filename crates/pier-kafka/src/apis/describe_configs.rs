@@ -1,4 +1,6 @@
 //! DescribeConfigs for topics (their Kafka-named settings) and the broker.
+//! A topic's need DESCRIBE on it (else TOPIC_AUTHORIZATION_FAILED); the
+//! broker's are not checked (Pier has no cluster resource).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsRequest;
@@ -8,6 +10,7 @@ use kafka_protocol::messages::describe_configs_response::{
 use pier_core::TopicConfig;
 
 use super::str_bytes;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 const TOPIC: i8 = 2;
@@ -34,6 +37,15 @@ pub(crate) fn handle(
                     .is_none_or(|keys| keys.iter().any(|k| k.as_str() == key))
             };
             match r.resource_type {
+                TOPIC
+                    if !ctx.authorize(
+                        Resource::Topic,
+                        r.resource_name.as_str(),
+                        Operation::Describe,
+                    ) =>
+                {
+                    base.with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                }
                 TOPIC => match ctx.broker.store.describe_topic(r.resource_name.as_str()) {
                     None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                     Some(d) => {

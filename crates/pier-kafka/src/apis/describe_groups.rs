@@ -1,4 +1,5 @@
-//! DescribeGroups: state, protocol and members of each group.
+//! DescribeGroups: state, protocol and members of each group. Needs
+//! DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED for it).
 
 use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
 use kafka_protocol::messages::describe_groups_response::{
@@ -6,6 +7,7 @@ use kafka_protocol::messages::describe_groups_response::{
 };
 
 use super::str_bytes;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) fn handle(
@@ -17,6 +19,11 @@ pub(crate) fn handle(
         .groups
         .into_iter()
         .map(|id| {
+            if !ctx.authorize(Resource::Group, id.as_str(), Operation::Describe) {
+                return DescribedGroup::default().with_group_id(id).with_error_code(
+                    kafka_protocol::ResponseError::GroupAuthorizationFailed.code(),
+                );
+            }
             let Some(d) = ctx.broker.groups.describe(id.as_str()) else {
                 // Kafka describes an unknown group as Dead with no members.
                 return DescribedGroup::default()
@@ -41,7 +48,7 @@ pub(crate) fn handle(
                 })
                 .collect();
             let authorized = if version >= 3 && request.include_authorized_operations {
-                super::acl::GROUP
+                super::authorized_ops::group(ctx, id.as_str())
             } else {
                 i32::MIN
             };

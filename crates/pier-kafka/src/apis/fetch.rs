@@ -1,6 +1,7 @@
 //! Fetch: reads whole batches from each partition; if fewer than
 //! `min_bytes` are ready, waits for the next commit (never polls) until
 //! `max_wait_ms`. No fetch sessions: session id 0 asks for full fetches.
+//! Needs READ on each topic (else TOPIC_AUTHORIZATION_FAILED per partition).
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use kafka_protocol::messages::fetch_response::{
 };
 use pier_core::ReadError;
 
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 /// Upper bound on how long a fetch may wait, whatever the client asks.
@@ -21,9 +23,15 @@ pub(crate) async fn handle(ctx: &Ctx, request: FetchRequest, version: i16) -> Fe
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = request.min_bytes.max(0) as usize;
     let mut commits = ctx.broker.store.subscribe_commits();
+    // Decided once per request, not on every wake-up.
+    let allowed: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| ctx.authorize(Resource::Topic, t.topic.0.as_str(), Operation::Read))
+        .collect();
     loop {
         commits.mark_unchanged();
-        let (response, bytes, errors) = read_all(ctx, &request, version);
+        let (response, bytes, errors) = read_all(ctx, &request, &allowed, version);
         if bytes >= min_bytes.max(1) || errors || wait.is_zero() {
             return response;
         }
@@ -31,12 +39,18 @@ pub(crate) async fn handle(ctx: &Ctx, request: FetchRequest, version: i16) -> Fe
             .await
             .is_err()
         {
-            return read_all(ctx, &request, version).0;
+            return read_all(ctx, &request, &allowed, version).0;
         }
     }
 }
 
-fn read_all(ctx: &Ctx, request: &FetchRequest, version: i16) -> (FetchResponse, usize, bool) {
+/// `allowed[i]`: whether the client may read `request.topics[i]`.
+fn read_all(
+    ctx: &Ctx,
+    request: &FetchRequest,
+    allowed: &[bool],
+    version: i16,
+) -> (FetchResponse, usize, bool) {
     let store = &ctx.broker.store;
     let mut budget = if request.max_bytes <= 0 {
         usize::MAX
@@ -46,7 +60,7 @@ fn read_all(ctx: &Ctx, request: &FetchRequest, version: i16) -> (FetchResponse, 
     let mut total = 0;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
-    for t in &request.topics {
+    for (t, allowed) in request.topics.iter().zip(allowed) {
         let name = t.topic.0.as_str();
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
@@ -56,6 +70,12 @@ fn read_all(ctx: &Ctx, request: &FetchRequest, version: i16) -> (FetchResponse, 
                 .with_high_watermark(-1)
                 .with_last_stable_offset(-1)
                 .with_log_start_offset(-1);
+            if !allowed {
+                errors = true;
+                partitions
+                    .push(base.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             let offset = u64::try_from(p.fetch_offset).unwrap_or(u64::MAX);
             let max = (p.partition_max_bytes.max(0) as usize).min(budget);
             let data = match store.read(name, p.partition as u32, offset, max) {

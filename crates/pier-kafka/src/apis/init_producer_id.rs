@@ -1,5 +1,8 @@
 //! InitProducerId for idempotent producers. Transactions are not supported:
 //! a transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+//! Not checked against the ACL rules: Kafka asks for IDEMPOTENT_WRITE on
+//! the cluster, and Pier has no cluster resource (a producer still needs
+//! WRITE on each topic it produces to).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::ProducerId;

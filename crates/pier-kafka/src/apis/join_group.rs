@@ -1,11 +1,13 @@
 //! JoinGroup: v4+ new members first get MEMBER_ID_REQUIRED; the answer
-//! waits until the rebalance completes.
+//! waits until the rebalance completes. Needs READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::join_group_request::JoinGroupRequest;
 use kafka_protocol::messages::join_group_response::{JoinGroupResponse, JoinGroupResponseMember};
 use pier_core::groups::{GroupError, JoinRequest};
 
 use super::{groups, str_bytes};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(
@@ -14,6 +16,10 @@ pub(crate) async fn handle(
     version: i16,
     client_id: &str,
 ) -> JoinGroupResponse {
+    if !ctx.authorize(Resource::Group, request.group_id.as_str(), Operation::Read) {
+        let code = kafka_protocol::ResponseError::GroupAuthorizationFailed.code();
+        return failed(code, request.member_id.to_string(), version);
+    }
     let rebalance_timeout_ms = if version == 0 {
         request.session_timeout_ms
     } else {
@@ -68,15 +74,19 @@ pub(crate) async fn handle(
                 GroupError::MemberIdRequired(id) => id.clone(),
                 _ => request.member_id.to_string(),
             };
-            JoinGroupResponse::default()
-                .with_error_code(groups::code(&e))
-                .with_generation_id(-1)
-                .with_protocol_name(if version >= 7 {
-                    None
-                } else {
-                    Some(str_bytes(""))
-                })
-                .with_member_id(str_bytes(&member_id))
+            failed(groups::code(&e), member_id, version)
         }
     }
+}
+
+fn failed(code: i16, member_id: String, version: i16) -> JoinGroupResponse {
+    JoinGroupResponse::default()
+        .with_error_code(code)
+        .with_generation_id(-1)
+        .with_protocol_name(if version >= 7 {
+            None
+        } else {
+            Some(str_bytes(""))
+        })
+        .with_member_id(str_bytes(&member_id))
 }

@@ -1,12 +1,18 @@
-//! LeaveGroup: one member (v0-2) or several (v3+).
+//! LeaveGroup: one member (v0-2) or several (v3+). Needs READ on the group
+//! (else GROUP_AUTHORIZATION_FAILED for the whole request).
 
 use kafka_protocol::messages::leave_group_request::LeaveGroupRequest;
 use kafka_protocol::messages::leave_group_response::{LeaveGroupResponse, MemberResponse};
 
 use super::groups;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) fn handle(ctx: &Ctx, request: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    if !ctx.authorize(Resource::Group, request.group_id.as_str(), Operation::Read) {
+        return LeaveGroupResponse::default()
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
+    }
     let ids: Vec<String> = if version < 3 {
         vec![request.member_id.to_string()]
     } else {

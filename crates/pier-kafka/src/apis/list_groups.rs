@@ -1,10 +1,12 @@
-//! ListGroups: groups with members, plus groups that only have offsets.
+//! ListGroups: groups with members, plus groups that only have offsets,
+//! leaving out those the client may not DESCRIBE (as Kafka does).
 
 use kafka_protocol::messages::GroupId;
 use kafka_protocol::messages::list_groups_request::ListGroupsRequest;
 use kafka_protocol::messages::list_groups_response::{ListGroupsResponse, ListedGroup};
 
 use super::str_bytes;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) fn handle(ctx: &Ctx, request: ListGroupsRequest, version: i16) -> ListGroupsResponse {
@@ -22,9 +24,10 @@ pub(crate) fn handle(ctx: &Ctx, request: ListGroupsRequest, version: i16) -> Lis
     }
     let groups = listed
         .into_iter()
-        .filter(|(_, _, state)| {
-            request.states_filter.is_empty()
-                || request.states_filter.iter().any(|s| s.as_str() == state)
+        .filter(|(id, _, state)| {
+            (request.states_filter.is_empty()
+                || request.states_filter.iter().any(|s| s.as_str() == state))
+                && ctx.can(Resource::Group, id, Operation::Describe)
         })
         .map(|(id, protocol_type, state)| {
             let group = ListedGroup::default()

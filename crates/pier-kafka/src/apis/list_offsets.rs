@@ -1,5 +1,6 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first
-//! offset at or after a timestamp.
+//! offset at or after a timestamp. Needs DESCRIBE on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED per partition).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::list_offsets_request::ListOffsetsRequest;
@@ -8,6 +9,7 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use pier_core::ReadError;
 
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 const LATEST: i64 = -1;
@@ -21,6 +23,7 @@ pub(crate) fn handle(ctx: &Ctx, request: ListOffsetsRequest) -> ListOffsetsRespo
         .into_iter()
         .map(|t| {
             let name = t.name.0.to_string();
+            let allowed = ctx.authorize(Resource::Topic, &name, Operation::Describe);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -29,6 +32,10 @@ pub(crate) fn handle(ctx: &Ctx, request: ListOffsetsRequest) -> ListOffsetsRespo
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
+                    if !allowed {
+                        return base
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     match lookup(store, &name, p.partition_index as u32, p.timestamp) {
                         Ok((offset, timestamp)) => {
                             base.with_offset(offset).with_timestamp(timestamp)

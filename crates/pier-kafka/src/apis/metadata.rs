@@ -1,5 +1,8 @@
 //! Metadata: this broker, and each topic with its partitions (all led by
 //! us). Unknown topics are auto-created when the client and config allow.
+//! A topic asked for needs DESCRIBE, and auto-creating it CREATE (else
+//! TOPIC_AUTHORIZATION_FAILED); a listing of all topics leaves out what the
+//! client may not describe, as Kafka does.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::BrokerId;
@@ -10,6 +13,7 @@ use kafka_protocol::messages::metadata_response::{
 use pier_core::topic;
 
 use super::{str_bytes, topic_name};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 use crate::{CLUSTER_ID, NODE_ID};
 
@@ -37,6 +41,7 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
             .topic_names()
             .into_iter()
             .filter(|n| !pier_core::topic::is_internal(n))
+            .filter(|n| ctx.can(Resource::Topic, n, Operation::Describe))
             .map(Ok)
             .collect(),
         Some(names) => names,
@@ -46,6 +51,12 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
         let mut topic = match wanted {
             Ok(name) => describe(ctx, &name, allow_create, version).await,
             Err(id) => match crate::share::topic_by_id(store, id) {
+                // Refused without its name: an id must not reveal it.
+                Some(name) if !ctx.authorize(Resource::Topic, &name, Operation::Describe) => {
+                    MetadataResponseTopic::default()
+                        .with_topic_id(id)
+                        .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                }
                 Some(name) => describe(ctx, &name, false, version).await,
                 None => MetadataResponseTopic::default()
                     .with_topic_id(id)
@@ -53,7 +64,14 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
             },
         };
         if version >= 8 && request.include_topic_authorized_operations {
-            topic.topic_authorized_operations = super::acl::TOPIC;
+            topic.topic_authorized_operations = match &topic.name {
+                Some(name)
+                    if topic.error_code != ResponseError::TopicAuthorizationFailed.code() =>
+                {
+                    super::authorized_ops::topic(ctx, name)
+                }
+                _ => i32::MIN,
+            };
         }
         topics.push(topic);
     }
@@ -71,7 +89,7 @@ pub(crate) async fn handle(ctx: &Ctx, request: MetadataRequest, version: i16) ->
         response.cluster_id = Some(str_bytes(CLUSTER_ID));
     }
     if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
-        response.cluster_authorized_operations = super::acl::CLUSTER;
+        response.cluster_authorized_operations = super::authorized_ops::CLUSTER;
     }
     response
 }
@@ -83,8 +101,23 @@ async fn describe(
     version: i16,
 ) -> MetadataResponseTopic {
     let base = MetadataResponseTopic::default().with_name(Some(topic_name(name)));
+    let refused = base
+        .clone()
+        .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+    if !ctx.authorize(Resource::Topic, name, Operation::Describe) {
+        return refused;
+    }
     if topic::validate_name(name).is_err() {
         return base.with_error_code(ResponseError::InvalidTopicException.code());
+    }
+    // Kafka refuses what it would auto-create without CREATE, rather than
+    // calling it unknown.
+    let auto_create = allow_create && ctx.broker.config.auto_create_topics;
+    if auto_create
+        && !ctx.broker.store.has_topic(name)
+        && !ctx.authorize(Resource::Topic, name, Operation::Create)
+    {
+        return refused;
     }
     match ctx.broker.ensure_topic(name, allow_create).await {
         Ok(true) => {}

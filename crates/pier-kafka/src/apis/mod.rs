@@ -1,5 +1,7 @@
 //! One file per Kafka API. Each turns a request into `pier-core` calls and
-//! the result into a response; protocol details stay here.
+//! the result into a response; protocol details stay here. Each also asks
+//! `Ctx::authorize` once per topic or group it touches and answers a
+//! refusal with Kafka's error code (its module comment says which).
 
 pub(crate) mod api_versions;
 mod create_partitions;
@@ -197,9 +199,12 @@ pub(crate) fn append_error(e: &pier_core::AppendError) -> kafka_protocol::Respon
     }
 }
 
-/// Authorized-operation bit fields (Kafka `AclOperation` codes as bits).
-/// Pier has no ACLs: everything a resource supports is allowed.
-pub(crate) mod acl {
+/// Authorized-operation bit fields (Kafka `AclOperation` codes as bits),
+/// as Metadata and DescribeGroups report them.
+pub(crate) mod authorized_ops {
+    use crate::acl::{Operation, Resource};
+    use crate::broker::Ctx;
+
     const fn bits(ops: &[u8]) -> i32 {
         let mut mask = 0;
         let mut i = 0;
@@ -215,4 +220,52 @@ pub(crate) mod acl {
     pub const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
     /// READ, DELETE, DESCRIBE.
     pub const GROUP: i32 = bits(&[3, 6, 8]);
+
+    /// What `ctx` may do on a topic, as the APIs check it: CREATE also
+    /// stands for DELETE and ALTER (DeleteTopics, CreatePartitions), and
+    /// DESCRIBE for DESCRIBE_CONFIGS. Everything when authorization is off.
+    pub fn topic(ctx: &Ctx, name: &str) -> i32 {
+        granted(
+            ctx,
+            Resource::Topic,
+            name,
+            TOPIC,
+            &[
+                (Operation::Read, bits(&[3])),
+                (Operation::Write, bits(&[4])),
+                (Operation::Create, bits(&[5, 6, 7])),
+                (Operation::Describe, bits(&[8, 10])),
+            ],
+        )
+    }
+
+    /// What `ctx` may do on a group: READ also stands for DELETE
+    /// (DeleteGroups).
+    pub fn group(ctx: &Ctx, name: &str) -> i32 {
+        granted(
+            ctx,
+            Resource::Group,
+            name,
+            GROUP,
+            &[
+                (Operation::Read, bits(&[3, 6])),
+                (Operation::Describe, bits(&[8])),
+            ],
+        )
+    }
+
+    fn granted(
+        ctx: &Ctx,
+        resource: Resource,
+        name: &str,
+        everything: i32,
+        ops: &[(Operation, i32)],
+    ) -> i32 {
+        if !ctx.broker.config.authorization {
+            return everything;
+        }
+        ops.iter()
+            .filter(|(op, _)| ctx.can(resource, name, *op))
+            .fold(0, |mask, (_, bits)| mask | bits)
+    }
 }

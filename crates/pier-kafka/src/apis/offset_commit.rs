@@ -1,5 +1,7 @@
 //! OffsetCommit: checked against the group's generation, stored durably
-//! before the answer.
+//! before the answer. Needs READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED for every partition) and on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED for its partitions).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_request::OffsetCommitRequest;
@@ -10,16 +12,21 @@ use pier_core::AdminCommand;
 use pier_core::store::{CommittedOffset, OFFSET_METADATA_MAX_BYTES};
 
 use super::groups;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCommitResponse {
     let group = request.group_id.0.to_string();
-    let check = ctx.broker.groups.validate_commit(
-        &group,
-        request.member_id.as_str(),
-        request.generation_id_or_member_epoch,
-    );
-    let group_error = check.err().map(|e| groups::code(&e));
+    let group_error = if ctx.authorize(Resource::Group, &group, Operation::Read) {
+        let check = ctx.broker.groups.validate_commit(
+            &group,
+            request.member_id.as_str(),
+            request.generation_id_or_member_epoch,
+        );
+        check.err().map(|e| groups::code(&e))
+    } else {
+        Some(ResponseError::GroupAuthorizationFailed.code())
+    };
     let mut accepted = Vec::new();
     let mut codes = Vec::new();
     for t in &request.topics {
@@ -29,6 +36,8 @@ pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCom
             .store
             .describe_topic(&name)
             .map(|d| d.meta.partitions);
+        let allowed =
+            group_error.is_some() || ctx.authorize(Resource::Topic, &name, Operation::Read);
         for p in &t.partitions {
             let metadata = p
                 .committed_metadata
@@ -37,6 +46,8 @@ pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCom
                 .to_owned();
             let code = if let Some(code) = group_error {
                 code
+            } else if !allowed {
+                ResponseError::TopicAuthorizationFailed.code()
             } else if known.is_none_or(|n| p.partition_index < 0 || p.partition_index as u32 >= n) {
                 ResponseError::UnknownTopicOrPartition.code()
             } else if metadata.len() > OFFSET_METADATA_MAX_BYTES {

@@ -1,5 +1,7 @@
 //! Produce: each partition's batches go to the store; the answer waits for
 //! the group commit's fdatasync (acks 1 and -1 alike: one replica).
+//! Needs WRITE on the topic (else TOPIC_AUTHORIZATION_FAILED per
+//! partition); creating a missing topic also needs CREATE.
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::ProduceRequest;
@@ -10,6 +12,7 @@ use pier_core::batch;
 use pier_core::{AppendError, topic};
 
 use super::{append_error, str_bytes};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(
@@ -40,10 +43,14 @@ pub(crate) async fn submit_all(ctx: &Ctx, request: ProduceRequest, version: i16)
     let mut pending = Vec::new();
     for topic_data in request.topic_data {
         let name = topic_data.name.0.to_string();
-        let known = if topic::validate_name(&name).is_err() || topic::is_internal(&name) {
+        // Authorization first, as Kafka: a refused client learns nothing
+        // about the topic. Nothing of a refused topic reaches the store.
+        let known = if !ctx.authorize(Resource::Topic, &name, Operation::Write) {
+            Err(ResponseError::TopicAuthorizationFailed)
+        } else if topic::validate_name(&name).is_err() || topic::is_internal(&name) {
             Err(ResponseError::InvalidTopicException)
         } else {
-            match ctx.broker.ensure_topic(&name, true).await {
+            match ctx.ensure_topic(&name, true).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(ResponseError::UnknownTopicOrPartition),
                 Err(_) => Err(ResponseError::KafkaStorageError),

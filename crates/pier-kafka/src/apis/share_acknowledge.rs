@@ -1,6 +1,8 @@
 //! ShareAcknowledge (KIP-932), and the acknowledgement mapping ShareFetch
 //! shares: 0 gap and 1 accept → accept, 2 release, 3 reject, 4 renew →
-//! extend the lock.
+//! extend the lock. Needs READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED) and on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED for its partitions, which stay unacknowledged).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::BrokerId;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 
 use super::str_bytes;
 use crate::NODE_ID;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 use crate::share::{self, topic_by_id};
 
@@ -41,6 +44,10 @@ pub(crate) async fn apply_acks(
             out.push((key, ResponseError::UnknownTopicId.code()));
             continue;
         };
+        if !ctx.authorize(Resource::Topic, &topic, Operation::Read) {
+            out.push((key, ResponseError::TopicAuthorizationFailed.code()));
+            continue;
+        }
         let Ok(queue) = share::queue_for(&broker.queues, group, &topic).await else {
             out.push((key, ResponseError::UnknownServerError.code()));
             continue;
@@ -116,6 +123,9 @@ pub(crate) async fn handle(
     };
     if group.is_empty() || member.is_empty() {
         return fail(ResponseError::InvalidRequest.code());
+    }
+    if !ctx.authorize(Resource::Group, &group, Operation::Read) {
+        return fail(ResponseError::GroupAuthorizationFailed.code());
     }
     if request.share_session_epoch == 0 {
         // Acknowledgements need an open session (Kafka answers the same).

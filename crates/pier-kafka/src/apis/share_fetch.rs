@@ -1,8 +1,10 @@
 //! ShareFetch (KIP-932): applies piggybacked acknowledgements, then
 //! acquires records for the member from its share session's partitions,
-//! waiting up to `max_wait_ms` for some.
+//! waiting up to `max_wait_ms` for some. Needs READ on the group (else
+//! GROUP_AUTHORIZATION_FAILED) and on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED for its partitions, answered at once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -20,6 +22,7 @@ use super::str_bytes;
 use kafka_protocol::messages::BrokerId;
 
 use crate::NODE_ID;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 use crate::share::{self, topic_by_id};
 
@@ -51,6 +54,9 @@ pub(crate) async fn handle(ctx: &Ctx, request: ShareFetchRequest) -> ShareFetchR
     };
     if group.is_empty() || member.is_empty() {
         return fail(ResponseError::InvalidRequest.code());
+    }
+    if !ctx.authorize(Resource::Group, &group, Operation::Read) {
+        return fail(ResponseError::GroupAuthorizationFailed.code());
     }
     if request.share_session_epoch != -1 && !broker.share.is_member(&group, &member) {
         return fail(ResponseError::UnknownMemberId.code());
@@ -102,6 +108,16 @@ pub(crate) async fn handle(ctx: &Ctx, request: ShareFetchRequest) -> ShareFetchR
     for (topic_id, p) in &session {
         wanted.entry(*topic_id).or_default().push(*p);
     }
+    // The session's topics this client may not read: never fetched.
+    let denied: BTreeSet<Uuid> = if request.share_session_epoch == -1 {
+        BTreeSet::new()
+    } else {
+        let refused = |id: &Uuid| {
+            topic_by_id(&broker.store, *id)
+                .is_some_and(|t| !ctx.authorize(Resource::Topic, &t, Operation::Read))
+        };
+        wanted.keys().copied().filter(refused).collect()
+    };
     let mut lease_ms = pier_core::queue::LEASE_DEFAULT_MS;
     let mut got: BTreeMap<(Uuid, i32), Vec<Delivery>> = BTreeMap::new();
     let mut names: BTreeMap<Uuid, String> = BTreeMap::new();
@@ -118,6 +134,9 @@ pub(crate) async fn handle(ctx: &Ctx, request: ShareFetchRequest) -> ShareFetchR
             commits.borrow_and_update();
             let mut any = false;
             for (topic_id, partitions) in &wanted {
+                if denied.contains(topic_id) {
+                    continue;
+                }
                 let Some(topic) = topic_by_id(&broker.store, *topic_id) else {
                     continue;
                 };
@@ -155,7 +174,7 @@ pub(crate) async fn handle(ctx: &Ctx, request: ShareFetchRequest) -> ShareFetchR
                     Err(e) => tracing::debug!(%group, error = %e, "share fetch"),
                 }
             }
-            if any || tokio::time::Instant::now() >= deadline {
+            if any || !denied.is_empty() || tokio::time::Instant::now() >= deadline {
                 break;
             }
             let step = deadline.min(tokio::time::Instant::now() + Duration::from_millis(100));
@@ -177,6 +196,16 @@ pub(crate) async fn handle(ctx: &Ctx, request: ShareFetchRequest) -> ShareFetchR
                 .with_acquired_records(acquired)
                 .with_current_leader(leader()),
         );
+    }
+    for topic_id in &denied {
+        let refused = wanted[topic_id].iter().map(|p| {
+            PartitionData::default()
+                .with_partition_index(*p)
+                .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                .with_records(Some(Bytes::new()))
+                .with_current_leader(leader())
+        });
+        by_topic.entry(*topic_id).or_default().extend(refused);
     }
     for ((topic_id, p), code) in ack_results {
         let parts = by_topic.entry(topic_id).or_default();

@@ -1,4 +1,5 @@
 //! ShareGroupDescribe (KIP-932): members, their epochs and assignments.
+//! Needs DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED for it).
 
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::share_group_describe_request::ShareGroupDescribeRequest;
@@ -7,6 +8,7 @@ use kafka_protocol::messages::share_group_describe_response::{
 };
 
 use super::{str_bytes, topic_name};
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) fn handle(ctx: &Ctx, request: ShareGroupDescribeRequest) -> ShareGroupDescribeResponse {
@@ -18,6 +20,9 @@ pub(crate) fn handle(ctx: &Ctx, request: ShareGroupDescribeRequest) -> ShareGrou
             let base = DescribedGroup::default()
                 .with_group_id(id.clone())
                 .with_assignor_name(str_bytes("simple"));
+            if !ctx.authorize(Resource::Group, id.as_str(), Operation::Describe) {
+                return base.with_error_code(ResponseError::GroupAuthorizationFailed.code());
+            }
             let Some((epoch, members)) = broker.share.describe(id.as_str()) else {
                 return base.with_error_code(ResponseError::GroupIdNotFound.code());
             };

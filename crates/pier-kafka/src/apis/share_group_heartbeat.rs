@@ -1,5 +1,8 @@
 //! ShareGroupHeartbeat (KIP-932): join, stay, leave. Every member is
-//! assigned every partition of its subscribed topics.
+//! assigned every partition of its subscribed topics. Needs READ on the
+//! group (else GROUP_AUTHORIZATION_FAILED) and, as Kafka, DESCRIBE on every
+//! subscribed topic (else TOPIC_AUTHORIZATION_FAILED); reading them is
+//! checked by ShareFetch.
 
 use kafka_protocol::messages::share_group_heartbeat_request::ShareGroupHeartbeatRequest;
 use kafka_protocol::messages::share_group_heartbeat_response::{
@@ -7,6 +10,7 @@ use kafka_protocol::messages::share_group_heartbeat_response::{
 };
 
 use super::str_bytes;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 use crate::share::{self, Heartbeat, SHARE_HEARTBEAT_INTERVAL_MS};
 
@@ -23,9 +27,25 @@ pub(crate) async fn handle(
     if group.is_empty() {
         return response.with_error_code(kafka_protocol::ResponseError::InvalidGroupId.code());
     }
+    if !ctx.authorize(Resource::Group, &group, Operation::Read) {
+        return response
+            .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
+    }
     let topics = request
         .subscribed_topic_names
         .map(|t| t.into_iter().map(|n| n.0.to_string()).collect::<Vec<_>>());
+    let refused: Vec<&String> = topics
+        .iter()
+        .flatten()
+        .filter(|t| !ctx.authorize(Resource::Topic, t, Operation::Describe))
+        .collect();
+    if !refused.is_empty() {
+        return response
+            .with_error_code(kafka_protocol::ResponseError::TopicAuthorizationFailed.code())
+            .with_error_message(Some(str_bytes(&format!(
+                "not allowed to describe {refused:?}"
+            ))));
+    }
     let hb = Heartbeat {
         group: group.clone(),
         member_id: member_id.clone(),
@@ -56,7 +76,7 @@ pub(crate) async fn handle(
     // Every partition of every subscribed topic that exists.
     let mut assigned = Vec::new();
     for topic in &topics {
-        if !broker.ensure_topic(topic, true).await.unwrap_or(false) {
+        if !ctx.ensure_topic(topic, true).await.unwrap_or(false) {
             continue;
         }
         if let Err(e) = share::queue_for(&broker.queues, &group, topic).await {

@@ -1,9 +1,11 @@
 //! SyncGroup: the leader hands in assignments; every member gets its own.
+//! Needs READ on the group (else GROUP_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::sync_group_request::SyncGroupRequest;
 use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
 
 use super::groups;
+use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
 
 pub(crate) async fn handle(
@@ -16,19 +18,24 @@ pub(crate) async fn handle(
         .into_iter()
         .map(|a| (a.member_id.to_string(), a.assignment))
         .collect();
-    let result = ctx
-        .broker
-        .groups
-        .sync(
-            request.group_id.as_str(),
-            request.member_id.as_str(),
-            request.generation_id,
-            assignments,
-        )
-        .await;
+    let group = request.group_id.as_str();
+    let result = if ctx.authorize(Resource::Group, group, Operation::Read) {
+        ctx.broker
+            .groups
+            .sync(
+                group,
+                request.member_id.as_str(),
+                request.generation_id,
+                assignments,
+            )
+            .await
+            .map_err(|e| groups::code(&e))
+    } else {
+        Err(kafka_protocol::ResponseError::GroupAuthorizationFailed.code())
+    };
     let response = match result {
         Ok(assignment) => SyncGroupResponse::default().with_assignment(assignment),
-        Err(e) => SyncGroupResponse::default().with_error_code(groups::code(&e)),
+        Err(code) => SyncGroupResponse::default().with_error_code(code),
     };
     if version >= 5 {
         response

@@ -158,6 +158,18 @@ impl Client {
         )
     }
 
+    /// A DELETE that says what to delete in a JSON body.
+    pub fn delete_with_body(
+        &self,
+        what: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.base);
+        let reply = self.agent.delete(url).force_send_body().send_json(body);
+        self.finish::<serde_json::Value>(what, reply).map(|_| ())
+    }
+
     pub fn delete(&self, what: &str, path: &str) -> anyhow::Result<()> {
         self.finish::<serde_json::Value>(
             what,

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+mod acl;
 mod bench;
 mod bench_kafka;
 mod bench_queue;
@@ -65,6 +66,9 @@ pub enum Command {
     Repair(repair::RepairArgs),
     /// SASL users: add, list, delete.
     User(user::UserArgs),
+    /// ACL rules for Kafka clients: add, list, delete (enforced with
+    /// `pier serve --authorization`).
+    Acl(acl::AclArgs),
     /// Certificates for SSL listeners (`pier tls init`).
     #[command(subcommand)]
     Tls(tls::TlsCommand),
@@ -101,6 +105,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repair(args) => repair::run(args),
         Command::Tls(cmd) => tls::run(cmd),
         Command::User(args) => user::run(args),
+        Command::Acl(args) => acl::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),
     }

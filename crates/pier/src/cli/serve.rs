@@ -117,6 +117,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .start()
             .await
             .map_err(|e| anyhow::anyhow!("{e:#} (data directory: {data})"))?;
+        let config = &server.broker().config;
+        if config.authorization && config.acls.list().is_empty() {
+            eprintln!(
+                "pier: authorization is on and there are no ACL rules yet: every Kafka client \
+                 is refused until `pier acl add` allows it something"
+            );
+        }
         let http = server
             .http_addr()
             .map(|a| format!(" http={a}"))

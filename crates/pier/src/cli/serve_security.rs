@@ -1,4 +1,5 @@
-//! `pier serve`'s Kafka security flags: extra listeners, TLS, SASL users.
+//! `pier serve`'s Kafka security flags: extra listeners, TLS, SASL users,
+//! authorization.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,11 @@ pub struct SecurityArgs {
         hide_env_values = true
     )]
     sasl_user: Vec<String>,
+    /// Check every Kafka request against the ACL rules (`pier acl add`):
+    /// a client may only do what a rule allows its SASL user, or
+    /// ANONYMOUS on listeners without SASL. No rule, no access.
+    #[arg(long)]
+    authorization: bool,
 }
 
 impl SecurityArgs {
@@ -61,6 +67,7 @@ impl SecurityArgs {
         for spec in self.kafka_listener {
             builder = builder.kafka_listener(spec);
         }
+        builder = builder.authorization(self.authorization);
         for entry in &self.sasl_user {
             let Some((name, password)) = entry.split_once(':') else {
                 bail!(
