@@ -18,6 +18,10 @@ use crate::broker::Ctx;
 use crate::conn::{self, Decoded};
 use crate::sasl::{Exchange, Mechanism, Step};
 
+/// How long a connection whose authentication failed stays open after the
+/// error answer (Kafka's `connection.failed.authentication.delay.ms`).
+pub const FAILED_AUTH_CLOSE_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Requests one connection may send before it has authenticated.
 pub const AUTH_REQUESTS_MAX: usize = 16;
 

@@ -103,7 +103,13 @@ where
             ctx.broker.note_user(id, user);
             true
         }
-        None => false,
+        None => {
+            // Kafka's connection.failed.authentication.delay.ms: a client
+            // that reads the error answer lazily (kafka-python) would see
+            // only the close if it came at once; it also slows guessing.
+            tokio::time::sleep(crate::auth::FAILED_AUTH_CLOSE_DELAY).await;
+            false
+        }
     }
 }
 
@@ -299,6 +305,11 @@ async fn answer(
             }
         },
         Ok(None) => true,
+        Err(ConnError::FrameSize(size)) if size >> 24 == 0x16 => {
+            // 0x16 0x03: a TLS ClientHello read as a frame size.
+            tracing::warn!(%peer, "a TLS client on a plaintext listener; connection closed");
+            false
+        }
         Err(e) => {
             tracing::info!(%peer, error = %e, "closing connection");
             false

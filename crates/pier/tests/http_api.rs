@@ -331,9 +331,11 @@ async fn the_event_stream_reports_new_records_and_stats() {
     let mut s = TcpStream::connect(server.http_addr().unwrap())
         .await
         .unwrap();
-    s.write_all(b"GET /api/v1/events HTTP/1.1\r\nHost: pier\r\nAccept: text/event-stream\r\n\r\n")
-        .await
-        .unwrap();
+    s.write_all(
+        b"GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n",
+    )
+    .await
+    .unwrap();
     let mut stream = tokio::io::BufReader::new(s);
     let stats = next_event(&mut stream, "stats").await;
     assert_eq!(stats["kind"], "stats");

@@ -62,7 +62,7 @@ async fn call(
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
     let body = body.to_string();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: pier\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.ok()?;

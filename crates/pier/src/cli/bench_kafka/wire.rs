@@ -19,8 +19,8 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, TopicName}
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::Compression;
 use pier_core::batch::{self, NewRecord};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// Either half of a plain TCP or a TLS connection.
@@ -45,7 +45,10 @@ pub struct Conn {
 
 impl Conn {
     /// Connects, over TLS when given a connector (an `SSL` listener).
-    pub async fn open(addr: &str, tls: Option<&tokio_rustls::TlsConnector>) -> anyhow::Result<Self> {
+    pub async fn open(
+        addr: &str,
+        tls: Option<&tokio_rustls::TlsConnector>,
+    ) -> anyhow::Result<Self> {
         let s = TcpStream::connect(addr)
             .await
             .with_context(|| format!("cannot connect to {addr}"))?;
@@ -385,5 +388,7 @@ pub fn tls_connector(ca_pem: &std::path::Path) -> anyhow::Result<tokio_rustls::T
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)))
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
