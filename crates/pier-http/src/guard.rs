@@ -111,14 +111,17 @@ impl Access {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim().as_bytes().to_vec());
         let query = (path == "/api/v1/events")
             .then(|| req.uri().query())
             .flatten()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")));
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")))
+            .map(percent_decode);
         bearer
             .or(query)
-            .is_some_and(|given| same_bytes(given.as_bytes(), token.as_bytes()))
+            .is_some_and(|given| same_bytes(&given, token.as_bytes()))
     }
 }
 
@@ -187,6 +190,31 @@ fn port_of(host: &str) -> Option<u16> {
 
 fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A query value as sent by `encodeURIComponent` (`%XX`, and `+` as a
+/// space from forms); a malformed escape stays as it is.
+fn percent_decode(value: &str) -> Vec<u8> {
+    let bytes = value.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some((hex(bytes[i + 1])?, hex(bytes[i + 2])?)))
+            .flatten();
+        match (bytes[i], escaped) {
+            (_, Some((h, l))) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (b, None) => out.push(b),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Compares without stopping at the first difference.
@@ -281,6 +309,14 @@ mod tests {
         assert!(!a.origin_allowed("http://127.0.0.1"));
         let http80 = Access::new("127.0.0.1:80".parse().unwrap());
         assert!(http80.origin_allowed("http://localhost"));
+    }
+
+    #[test]
+    fn query_tokens_are_percent_decoded() {
+        assert_eq!(percent_decode("a%2Fb%2B%3D"), b"a/b+=");
+        assert_eq!(percent_decode("100%"), b"100%");
+        assert_eq!(percent_decode("%zz%4"), b"%zz%4");
+        assert_eq!(percent_decode("a+b"), b"a b");
     }
 
     #[test]

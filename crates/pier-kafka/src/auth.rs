@@ -32,16 +32,41 @@ struct Pending {
     raw: bool,
 }
 
+/// Largest frame read before authentication (Kafka's
+/// `sasl.server.max.receive.size`): an anonymous peer must not make the
+/// broker allocate a 100 MiB request.
+pub const AUTH_FRAME_MAX_BYTES: usize = 512 * 1024;
+
+/// A connection must authenticate within this time.
+pub const AUTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Password checks (PBKDF2, thousands of hash rounds) running at once, off
+/// the async threads, so failed logins cannot stall produce and fetch.
+static VERIFY_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Runs the exchange; `Some(user)` once authenticated, `None` when the
 /// connection must close.
 pub(crate) async fn authenticate<S>(stream: &mut S, ctx: &Ctx) -> Option<String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    match tokio::time::timeout(AUTH_TIMEOUT, exchange_phase(stream, ctx)).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            refused(ctx, "", "no authentication within 10 s");
+            None
+        }
+    }
+}
+
+async fn exchange_phase<S>(stream: &mut S, ctx: &Ctx) -> Option<String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut pending: Option<Pending> = None;
     let mut client_id = String::new();
     for _ in 0..AUTH_REQUESTS_MAX {
-        let frame = match conn::read_frame(stream).await {
+        let frame = match conn::read_frame_limited(stream, AUTH_FRAME_MAX_BYTES).await {
             Ok(Some(frame)) => frame,
             Ok(None) => return None,
             Err(e) => {
@@ -52,13 +77,13 @@ where
         if let Some(p) = pending.as_mut().filter(|p| p.raw) {
             return raw_token(stream, ctx, &client_id, &mut p.exchange, &frame).await;
         }
-        let (header, version, request) = match conn::decode_request(frame) {
+        let (header, api, version, request) = match conn::decode_request(frame) {
             Ok(Decoded::Request {
                 header,
+                api,
                 version,
                 request,
-                ..
-            }) => (header, version, *request),
+            }) => (header, api, version, *request),
             Ok(Decoded::UnsupportedApiVersions { correlation_id }) => {
                 let answer = apis::api_versions::unsupported();
                 send(stream, correlation_id, ApiKey::ApiVersions, 0, &answer).await?;
@@ -125,12 +150,11 @@ where
                     }
                 }
             }
-            other => {
-                let api = other_api_name(&other);
+            _ => {
                 refused(
                     ctx,
                     &client_id,
-                    &format!("{api} request before authentication"),
+                    &format!("{api:?} request before authentication"),
                 );
                 return None;
             }
@@ -159,7 +183,7 @@ where
 {
     let mut token = first.clone();
     loop {
-        let step = exchange.step(&token, ctx.broker.config.users.as_ref());
+        let step = step_off_thread(exchange, token.clone(), ctx).await;
         let mechanism = exchange.mechanism();
         let (reply, user) = match step {
             Ok(Step::Challenge(bytes)) => (bytes, None),
@@ -251,7 +275,25 @@ fn refused(ctx: &Ctx, client_id: &str, why: &str) {
     tracing::warn!(peer = %ctx.peer, client_id, reason = why, "SASL authentication failed; connection closed");
 }
 
-fn other_api_name(request: &RequestKind) -> String {
-    let debug = format!("{request:?}");
-    debug.split('(').next().unwrap_or("unknown").to_owned()
+/// One step of the exchange on a blocking thread (a step may run PBKDF2).
+async fn step_off_thread(
+    exchange: &mut Exchange,
+    message: Bytes,
+    ctx: &Ctx,
+) -> Result<Step, crate::sasl::SaslError> {
+    let _permit = VERIFY_PERMITS.acquire().await;
+    let users = ctx.broker.config.users.clone();
+    let mut owned = std::mem::replace(exchange, Exchange::new(exchange.mechanism()));
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = owned.step(&message, users.as_ref());
+        (owned, result)
+    })
+    .await;
+    match joined {
+        Ok((owned, result)) => {
+            *exchange = owned;
+            result
+        }
+        Err(_) => Err(crate::sasl::SaslError::ExchangeEnded),
+    }
 }

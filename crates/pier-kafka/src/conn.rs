@@ -321,6 +321,14 @@ async fn answer(
 pub(crate) async fn read_frame(
     read: &mut (impl AsyncReadExt + Unpin),
 ) -> Result<Option<Bytes>, ConnError> {
+    read_frame_limited(read, REQUEST_MAX_BYTES).await
+}
+
+/// A frame of at most `max_bytes` (the size is checked before allocating).
+pub(crate) async fn read_frame_limited(
+    read: &mut (impl AsyncReadExt + Unpin),
+    max_bytes: usize,
+) -> Result<Option<Bytes>, ConnError> {
     let size = match read.read_i32().await {
         Ok(size) => size,
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
@@ -329,7 +337,7 @@ pub(crate) async fn read_frame(
     let Ok(size) = usize::try_from(size) else {
         return Err(ConnError::FrameSize(i64::from(size)));
     };
-    if !(4..=REQUEST_MAX_BYTES).contains(&size) {
+    if !(4..=max_bytes).contains(&size) {
         return Err(ConnError::FrameSize(size as i64));
     }
     let mut buf = BytesMut::zeroed(size);

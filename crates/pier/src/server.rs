@@ -26,12 +26,22 @@ pub struct ServerBuilder {
     broker: BrokerConfig,
     store: StoreOptions,
     http_allow_hosts: Vec<String>,
-    http_token: Option<String>,
+    http_token: Option<Secret>,
     listeners: Vec<ListenerSpec>,
     tls: Option<Arc<rustls::ServerConfig>>,
-    sasl_users: Vec<(String, String)>,
+    sasl_users: Vec<(String, Secret)>,
     tls_ca: Option<PathBuf>,
     authorization: bool,
+}
+
+/// A token or password: shown as `<secret>` in `Debug` output.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
 }
 
 impl Default for ServerBuilder {
@@ -87,7 +97,7 @@ impl ServerBuilder {
 
     /// Require `Authorization: Bearer token` on the HTTP API.
     pub fn http_token(mut self, token: impl Into<String>) -> Self {
-        self.http_token = Some(token.into());
+        self.http_token = Some(Secret(token.into()));
         self
     }
 
@@ -113,7 +123,7 @@ impl ServerBuilder {
 
     /// Adds (or sets the password of) a SASL user when the server starts.
     pub fn sasl_user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
-        self.sasl_users.push((name.into(), password.into()));
+        self.sasl_users.push((name.into(), Secret(password.into())));
         self
     }
 
@@ -171,7 +181,7 @@ impl ServerBuilder {
         for (name, password) in &self.sasl_users {
             self.broker
                 .users
-                .set(name, password)
+                .set(name, &password.0)
                 .map_err(|e| anyhow::anyhow!("SASL user {name:?}: {e}"))?;
         }
         let (store, _) = open_store(&self.location, &self.store).await?;
@@ -195,7 +205,7 @@ impl ServerBuilder {
                 access = access.allow_host(name);
             }
             if let Some(token) = &self.http_token {
-                access = access.require_token(token);
+                access = access.require_token(&token.0);
             }
             let app = pier_http::guarded(workbench.clone(), access);
             let mut stop_http = stop.clone();

@@ -97,7 +97,13 @@ pub(crate) fn load(
             next = replay_batch(&b, next, &mut groups, &mut bad)?;
         }
         if next == before {
-            break;
+            // The store had offsets up to `end` but gave none past `next`:
+            // stopping here would silently drop the rest of the log.
+            return Err(QueueError::Unreadable {
+                offset: next,
+                group: None,
+                reason: format!("the log ends at {end} but reading stopped here"),
+            });
         }
     }
     Ok((groups, dropped))

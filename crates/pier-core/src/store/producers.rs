@@ -145,7 +145,13 @@ impl ProducerTable {
         let mut table = Self::default();
         let txn = db.begin_read().map_err(|e| e.to_string())?;
         let log = txn.open_table(LOG).map_err(|e| e.to_string())?;
-        for topic in catalog.topics.values() {
+        // Internal topics (`__pier…`) are written by Pier alone, never by an
+        // idempotent producer; their state log has its own repair path.
+        let client_topics = catalog
+            .topics
+            .values()
+            .filter(|t| !t.meta.name.starts_with(crate::topic::INTERNAL_PREFIX));
+        for topic in client_topics {
             for (p, state) in topic.partitions.iter().enumerate() {
                 let index = state.snapshot();
                 let skip = index.batches.len().saturating_sub(PRODUCER_REBUILD_BATCHES);
