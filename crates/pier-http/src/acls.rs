@@ -24,6 +24,8 @@ pub(crate) async fn list(State(wb): State<Workbench>) -> Json<Vec<AclRule>> {
         (status = 201, description = "Added", body = AclRule),
         (status = 200, description = "The rule was already there", body = AclRule),
         (status = 400, description = "Invalid rule, or too many rules", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The rules file cannot be written", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn add(
@@ -48,6 +50,8 @@ pub(crate) async fn add(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Invalid rule", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such rule", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The rules file cannot be written", body = Problem, content_type = "application/problem+json"),
     ))]

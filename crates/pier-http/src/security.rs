@@ -57,6 +57,8 @@ pub(crate) async fn list(State(wb): State<Workbench>) -> Json<Vec<String>> {
     responses(
         (status = 204, description = "Saved"),
         (status = 400, description = "Invalid name or password", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The users file cannot be written", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn put(
