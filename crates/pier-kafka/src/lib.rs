@@ -8,7 +8,7 @@ mod auth;
 mod broker;
 mod conn;
 mod listener_spec;
-mod private_file;
+pub mod private_file;
 pub mod sasl;
 mod server;
 pub mod share;

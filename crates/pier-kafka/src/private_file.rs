@@ -1,4 +1,4 @@
-//! Small state files in the data directory (users, ACLs) that hold
+//! Small state files in the data directory (users, ACLs, the HTTP token) that hold
 //! secrets or decide who may do what: readable by the owner only, and
 //! replaced whole, so a crash leaves the old or the new content.
 
@@ -7,11 +7,13 @@ use std::path::Path;
 
 /// Writes a temporary file (0600), fsyncs it, renames it over `path` and
 /// fsyncs the directory. On error, says which step failed.
-pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<(), (&'static str, std::io::Error)> {
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), (&'static str, std::io::Error)> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| ("creating the directory of", e))?;
-    let tmp = path.with_extension("json.tmp");
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)

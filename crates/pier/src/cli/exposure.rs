@@ -1,7 +1,6 @@
 //! Refusing to expose Pier by accident, and the HTTP token when it is
 //! exposed on purpose.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -90,20 +89,10 @@ fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Written like the users file: 0600, replaced atomically, directory synced.
 fn store(path: &Path, token: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{token}")?;
-    file.sync_all()?;
-    Ok(())
+    pier::pier_kafka::private_file::replace(path, format!("{token}\n").as_bytes())
+        .map_err(|(what, e)| anyhow::anyhow!("{what} {}: {e}", path.display()))
 }
 
 /// The one-time message about the token, on standard error.
