@@ -1,6 +1,8 @@
 //! Bad input on the Kafka port: the offending connection gets an error or
 //! is closed; the server, other connections and stored data carry on.
 
+mod common;
+
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -10,7 +12,7 @@ use kafka_protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest, TopicProduceData,
 };
 use kafka_protocol::messages::produce_response::ProduceResponse;
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, TopicName};
+use kafka_protocol::messages::{ApiKey, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::Compression;
 use pier_core::batch::{self, NewRecord};
@@ -22,20 +24,7 @@ async fn connect(server: &pier::Server) -> TcpStream {
 }
 
 fn frame(api: ApiKey, version: i16, correlation_id: i32, body: &impl Encodable) -> Bytes {
-    let header = RequestHeader::default()
-        .with_request_api_key(api as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("bad-input-test")));
-    let mut buf = BytesMut::new();
-    header
-        .encode(&mut buf, api.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    let mut out = BytesMut::new();
-    out.put_i32(buf.len() as i32);
-    out.extend_from_slice(&buf);
-    out.freeze()
+    common::kafka::frame(api, version, correlation_id, "bad-input-test", body)
 }
 
 /// Reads one response frame; `None` if the server closed the connection.

@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::metadata_request::MetadataRequest;
 use kafka_protocol::messages::metadata_response::MetadataResponse;
 use kafka_protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest;
 use kafka_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
 use kafka_protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
 use kafka_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use pier::pier_kafka::SecurityProtocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -66,19 +66,7 @@ impl Conn {
     ) -> Option<R> {
         let id = self.next_id;
         self.next_id += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(id)
-            .with_client_id(Some(StrBytes::from_static_str("sasl-test")));
-        let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .unwrap();
-        body.encode(&mut buf, version).unwrap();
-        let mut out = BytesMut::new();
-        out.put_i32(buf.len() as i32);
-        out.extend_from_slice(&buf);
+        let out = common::kafka::frame(api, version, id, "sasl-test", body);
         self.stream.write_all(&out).await.ok()?;
         let mut frame = self.read().await?;
         let header =

@@ -2,6 +2,8 @@
 //! an in-process server, and `pier serve` as a child process.
 #![allow(dead_code)]
 
+pub mod kafka;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchRequest, FetchTopic};
 use kafka_protocol::messages::fetch_response::FetchResponse;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
@@ -32,7 +32,7 @@ use kafka_protocol::messages::sasl_authenticate_request::SaslAuthenticateRequest
 use kafka_protocol::messages::sasl_authenticate_response::SaslAuthenticateResponse;
 use kafka_protocol::messages::sasl_handshake_request::SaslHandshakeRequest;
 use kafka_protocol::messages::sasl_handshake_response::SaslHandshakeResponse;
-use kafka_protocol::messages::{ApiKey, GroupId, RequestHeader, ResponseHeader, TopicName};
+use kafka_protocol::messages::{ApiKey, GroupId, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::Compression;
 use pier::pier_core::batch::{self, NewRecord};
@@ -86,19 +86,7 @@ impl Conn {
     ) -> R {
         let id = self.next_id;
         self.next_id += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(id)
-            .with_client_id(Some(StrBytes::from_static_str("acl-test")));
-        let mut buf = BytesMut::new();
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .unwrap();
-        body.encode(&mut buf, version).unwrap();
-        let mut out = BytesMut::new();
-        out.put_i32(buf.len() as i32);
-        out.extend_from_slice(&buf);
+        let out = crate::common::kafka::frame(api, version, id, "acl-test", body);
         self.stream.write_all(&out).await.unwrap();
         let read = async {
             let size = self.stream.read_i32().await.unwrap();
