@@ -7,6 +7,7 @@ pub mod batch;
 pub mod clock;
 pub mod faults;
 pub mod groups;
+pub mod ledger;
 pub mod queue;
 pub mod store;
 pub mod topic;

@@ -1,0 +1,463 @@
+//! Recording: each call is one thing the broker did, in the order it did
+//! them. Anomalies are found here, as they happen, so live events can
+//! announce them; verdicts only gather.
+
+use super::types::{
+    AckRun, BatchDetail, GroupKind, GroupLedger, GroupPartition, Instance, PartitionLedger,
+    Produced, ProducerRun, Span,
+};
+use super::verdict::FindingKind;
+use super::{
+    DUPLICATE_WINDOW_MS, FINGERPRINTS_PER_PARTITION_MAX, Fetched, Ledger, RECENT_BATCHES_MAX, State,
+};
+use crate::queue::Event;
+
+impl Ledger {
+    /// A produce was answered (or, with acks=0, stored).
+    pub fn produced(&self, p: &Produced<'_>) {
+        if !self.enabled() {
+            return;
+        }
+        let mut s = self.state();
+        s.start(p.at_ms);
+        let key = (p.topic.to_owned(), p.partition);
+        let mut pl = s.partitions.remove(&key).unwrap_or_default();
+        note_ack_run(&mut s, &mut pl, p);
+        note_producer(&mut s, &mut pl, p);
+        if let Some(fps) = &p.fingerprints {
+            note_duplicates(&mut s, &mut pl, p, fps);
+            note_order(&mut s, &mut pl, p);
+        }
+        s.partitions.insert(key, pl);
+    }
+
+    /// A Fetch answer carried `from..=to` to a consumer.
+    pub fn fetched(&self, f: &Fetched<'_>) {
+        if !self.enabled() || f.to < f.from {
+            return;
+        }
+        let mut s = self.state();
+        s.start(f.at_ms);
+        let ikey = (f.connection, f.topic.to_owned(), f.partition);
+        let mut from = f.from;
+        let mut span = None;
+        if let Some(i) = s.instances.get(&ikey).filter(|i| i.group == f.group) {
+            span = i.span;
+            // The same request again: its answer never arrived. Only what
+            // is new in this answer counts.
+            if i.last_from == f.from && f.from <= i.last_to {
+                if f.to <= i.last_to {
+                    return;
+                }
+                from = i.last_to + 1;
+            } else if f.from != i.last_to + 1 {
+                span = None;
+            }
+        }
+        let span = deliver(&mut s, f, from, span);
+        if s.instances.len() >= 65_536 {
+            s.instances.clear();
+        }
+        s.instances.insert(
+            ikey,
+            Instance {
+                group: f.group.to_owned(),
+                last_from: f.from,
+                last_to: f.to,
+                span,
+            },
+        );
+    }
+
+    /// A classic group committed `offset` (the next record to read).
+    /// `log_start`: records before it were removed by retention, not
+    /// skipped.
+    #[allow(clippy::too_many_arguments)]
+    pub fn committed(
+        &self,
+        group: &str,
+        member: &str,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        log_start: u64,
+        at_ms: i64,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        let mut s = self.state();
+        s.start(at_ms);
+        let gp = group_partition(&mut s, group, GroupKind::Classic, topic, partition);
+        let previous = gp.committed;
+        let mut skipped = Vec::new();
+        if let Some(prev) = previous
+            && offset > prev.max(log_start)
+        {
+            skipped = gp.delivered.gaps(prev.max(log_start), offset - 1);
+        }
+        let extend = gp.commits.last_mut().filter(|c| {
+            c.who.as_deref() == Some(member)
+                && Some(c.last_offset) == previous
+                && offset >= c.last_offset
+        });
+        let push = match extend {
+            Some(c) => {
+                c.last_offset = offset;
+                c.at_ms = at_ms;
+                None
+            }
+            None => Some(Span {
+                partition,
+                first_offset: previous.unwrap_or(offset).min(offset),
+                last_offset: offset.max(previous.unwrap_or(offset)),
+                at_ms,
+                who: Some(member.to_owned()),
+                detail: previous
+                    .filter(|p| *p > offset)
+                    .map(|p| format!("moved back from {p}")),
+            }),
+        };
+        gp.committed = Some(offset);
+        gp.committed_ms = at_ms;
+        if let Some(span) = push
+            && s.admit(at_ms)
+        {
+            group_partition(&mut s, group, GroupKind::Classic, topic, partition)
+                .commits
+                .push(span);
+        }
+        for (first, last) in skipped {
+            let span = Span {
+                partition,
+                first_offset: first,
+                last_offset: last,
+                at_ms,
+                who: Some(member.to_owned()),
+                detail: Some(format!(
+                    "committed {offset} without these being sent to the group"
+                )),
+            };
+            if s.admit(at_ms) {
+                group_partition(&mut s, group, GroupKind::Classic, topic, partition)
+                    .skipped
+                    .push(span.clone());
+            }
+            s.anomaly(
+                FindingKind::CommittedWithoutDelivery,
+                topic,
+                Some(group),
+                span,
+            );
+        }
+    }
+
+    /// Queue (share) group events, as logged: `(topic of the group, event)`.
+    pub fn queue_events(&self, events: &[(String, Event)], at_ms: i64) {
+        if !self.enabled() {
+            return;
+        }
+        let mut s = self.state();
+        s.start(at_ms);
+        for (topic, e) in events {
+            super::queue::note(&mut s, topic, e, at_ms);
+        }
+    }
+
+    /// The broker restarted and `topic`/`partition` now ends at
+    /// `high_watermark`: what was recorded beyond it is gone.
+    pub fn recovered(&self, topic: &str, partition: u32, high_watermark: u64, at_ms: i64) {
+        let mut s = self.state();
+        let key = (topic.to_owned(), partition);
+        let Some(mut pl) = s.partitions.remove(&key) else {
+            return;
+        };
+        for run in cut_runs(&mut pl, high_watermark) {
+            let (kind, detail) = match (run.acknowledged, run.durable) {
+                (true, true) => (FindingKind::LostAfterAck, "acknowledged durably (fsync on)"),
+                (true, false) => (FindingKind::LostAfterAck, "acknowledged with fsync off"),
+                (false, _) => (FindingKind::LostUnacknowledged, "sent with acks=0"),
+            };
+            let span = Span {
+                partition,
+                first_offset: run.first.max(high_watermark),
+                last_offset: run.last,
+                at_ms,
+                who: producers_of(&pl, run.first.max(high_watermark), run.last),
+                detail: Some(format!(
+                    "{detail} at {}; the broker came back with the log ending at {high_watermark}",
+                    run.last_ms
+                )),
+            };
+            if s.admit(at_ms) {
+                pl.lost.push(span.clone());
+            }
+            s.anomaly(kind, topic, None, span);
+        }
+        forget_from(&mut s, &mut pl, topic, partition, high_watermark);
+        s.partitions.insert(key, pl);
+    }
+}
+
+fn note_ack_run(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
+    let acknowledged = p.acks != 0;
+    let durable = acknowledged && p.fsync;
+    if let Some(last) = pl.acked.last_mut()
+        && last.last + 1 == p.first_offset
+        && last.acknowledged == acknowledged
+        && last.durable == durable
+    {
+        last.last = p.last_offset;
+        last.last_ms = p.at_ms;
+        return;
+    }
+    if s.admit(p.at_ms) {
+        pl.acked.push(AckRun {
+            first: p.first_offset,
+            last: p.last_offset,
+            acknowledged,
+            durable,
+            first_ms: p.at_ms,
+            last_ms: p.at_ms,
+        });
+    }
+}
+
+fn note_producer(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
+    let records = p.last_offset - p.first_offset + 1;
+    let index = match pl.producers.iter().rposition(|r| r.key == *p.producer) {
+        Some(i) => {
+            let r = &mut pl.producers[i];
+            r.first = r.first.min(p.first_offset);
+            r.last = r.last.max(p.last_offset);
+            r.records += records;
+            r.last_ms = p.at_ms;
+            i
+        }
+        None if s.admit(p.at_ms) => {
+            pl.producers.push(ProducerRun {
+                key: p.producer.clone(),
+                first: p.first_offset,
+                last: p.last_offset,
+                records,
+                first_ms: p.at_ms,
+                last_ms: p.at_ms,
+            });
+            pl.producers.len() - 1
+        }
+        None => return,
+    };
+    pl.recent.push_back(BatchDetail {
+        first: p.first_offset,
+        last: p.last_offset,
+        producer: index,
+        base_sequence: p.base_sequence,
+        acks: p.acks,
+        fsync: p.fsync,
+        at_ms: p.at_ms,
+    });
+    if pl.recent.len() > RECENT_BATCHES_MAX {
+        pl.recent.pop_front();
+    }
+}
+
+/// Records whose fingerprint was stored within the window: a retry stored
+/// twice. Coalesced while both copies run on together.
+fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fps: &[u64]) {
+    while let Some((at, fp)) = pl.fingerprint_order.front().copied() {
+        if at >= p.at_ms - DUPLICATE_WINDOW_MS
+            && pl.fingerprint_order.len() < FINGERPRINTS_PER_PARTITION_MAX
+        {
+            break;
+        }
+        pl.fingerprint_order.pop_front();
+        pl.fingerprints.remove(&fp);
+    }
+    let who = format!("{} at {}", p.producer.client_id, p.producer.address);
+    let mut found: Vec<(u64, u64)> = Vec::new();
+    for (i, fp) in fps.iter().enumerate() {
+        let offset = p.first_offset + i as u64;
+        match pl.fingerprints.get(fp) {
+            Some(original) if *original < offset => found.push((offset, *original)),
+            _ => {
+                pl.fingerprints.insert(*fp, offset);
+                pl.fingerprint_order.push_back((p.at_ms, *fp));
+            }
+        }
+    }
+    for (offset, original) in found {
+        if let Some((last, orig_first)) = pl.stored_twice.last_mut()
+            && last.last_offset + 1 == offset
+            && *orig_first + (offset - last.first_offset) == original
+        {
+            last.last_offset = offset;
+            s.counters.stored_twice += 1;
+            continue;
+        }
+        let span = Span {
+            partition: p.partition,
+            first_offset: offset,
+            last_offset: offset,
+            at_ms: p.at_ms,
+            who: Some(who.clone()),
+            detail: None,
+        };
+        if s.admit(p.at_ms) {
+            pl.stored_twice.push((span.clone(), original));
+        }
+        s.anomaly(FindingKind::StoredTwice, p.topic, None, span);
+    }
+}
+
+/// A producer without idempotence whose batch is older than what it
+/// already stored on this partition: a retry overtaken by a later batch.
+fn note_order(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
+    let key = format!("{} at {}", p.producer.client_id, p.producer.address);
+    let previous = pl.last_timestamp.get(&key).copied();
+    if let Some((ts, at_offset)) = previous
+        && p.first_timestamp_ms < ts
+    {
+        let span = Span {
+            partition: p.partition,
+            first_offset: p.first_offset,
+            last_offset: p.last_offset,
+            at_ms: p.at_ms,
+            who: Some(key.clone()),
+            detail: Some(format!(
+                "timestamp {} is older than {ts} of offset {at_offset}, stored before it",
+                p.first_timestamp_ms
+            )),
+        };
+        if s.admit(p.at_ms) {
+            pl.out_of_order.push(span.clone());
+        }
+        s.anomaly(FindingKind::OutOfOrder, p.topic, None, span);
+    }
+    if previous.is_none_or(|(ts, _)| p.first_timestamp_ms >= ts) {
+        pl.last_timestamp
+            .insert(key, (p.first_timestamp_ms, p.last_offset));
+    }
+}
+
+pub(crate) fn group_partition<'a>(
+    s: &'a mut State,
+    group: &str,
+    kind: GroupKind,
+    topic: &str,
+    partition: u32,
+) -> &'a mut GroupPartition {
+    s.groups
+        .entry(group.to_owned())
+        .or_insert_with(|| GroupLedger {
+            kind,
+            topics: std::collections::HashMap::new(),
+        })
+        .topics
+        .entry((topic.to_owned(), partition))
+        .or_default()
+}
+
+/// Marks `from..=f.to` sent; returns the delivery span it extended or made.
+fn deliver(s: &mut State, f: &Fetched<'_>, from: u64, span: Option<usize>) -> Option<usize> {
+    let gp = group_partition(s, f.group, f.kind, f.topic, f.partition);
+    let again = gp.delivered.overlap(from, f.to);
+    gp.delivered.insert(from, f.to);
+    let extended = span.filter(|i| {
+        gp.deliveries
+            .get(*i)
+            .is_some_and(|d| d.last_offset + 1 == from && d.who.as_deref() == Some(f.who))
+    });
+    let index = if let Some(i) = extended {
+        gp.deliveries[i].last_offset = f.to;
+        Some(i)
+    } else {
+        let n = gp.deliveries.len();
+        let d = Span {
+            partition: f.partition,
+            first_offset: from,
+            last_offset: f.to,
+            at_ms: f.at_ms,
+            who: Some(f.who.to_owned()),
+            detail: Some(f.rule.to_owned()),
+        };
+        s.admit(f.at_ms).then(|| {
+            group_partition(s, f.group, f.kind, f.topic, f.partition)
+                .deliveries
+                .push(d);
+            n
+        })
+    };
+    for (a, b) in again {
+        let span = Span {
+            partition: f.partition,
+            first_offset: a,
+            last_offset: b,
+            at_ms: f.at_ms,
+            who: Some(f.who.to_owned()),
+            detail: Some("sent to the group again".to_owned()),
+        };
+        if s.admit(f.at_ms) {
+            group_partition(s, f.group, f.kind, f.topic, f.partition)
+                .redelivered
+                .push(span.clone());
+        }
+        s.anomaly(
+            FindingKind::DeliveredMoreThanOnce,
+            f.topic,
+            Some(f.group),
+            span,
+        );
+    }
+    index
+}
+
+/// Removes the acknowledgement runs at or beyond `end` and returns them.
+fn cut_runs(pl: &mut PartitionLedger, end: u64) -> Vec<AckRun> {
+    let mut cut = Vec::new();
+    pl.acked.retain_mut(|r| {
+        if r.last < end {
+            return true;
+        }
+        cut.push(r.clone());
+        if r.first < end {
+            r.last = end - 1;
+            return true;
+        }
+        false
+    });
+    cut
+}
+
+/// The producers whose records fell in `first..=last`, as words.
+fn producers_of(pl: &PartitionLedger, first: u64, last: u64) -> Option<String> {
+    let names: Vec<String> = pl
+        .producers
+        .iter()
+        .filter(|r| r.first <= last && r.last >= first)
+        .map(|r| format!("{} at {}", r.key.client_id, r.key.address))
+        .collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
+/// Forgets everything at or beyond `end`: new records will take these
+/// offsets, and must not look like old ones sent again.
+fn forget_from(s: &mut State, pl: &mut PartitionLedger, topic: &str, partition: u32, end: u64) {
+    pl.recent.retain(|b| b.last < end);
+    // Fingerprints below the end stay: a producer that lost its answer in
+    // the crash retries after it, and a second copy is a duplicate.
+    pl.fingerprints.retain(|_, offset| *offset < end);
+    let kept = &pl.fingerprints;
+    pl.fingerprint_order.retain(|(_, fp)| kept.contains_key(fp));
+    pl.last_timestamp.clear();
+    for g in s.groups.values_mut() {
+        if let Some(gp) = g.topics.get_mut(&(topic.to_owned(), partition)) {
+            gp.delivered.truncate_from(end);
+            gp.deliveries.retain_mut(|d| {
+                d.last_offset = d.last_offset.min(end.saturating_sub(1));
+                d.first_offset < end
+            });
+        }
+    }
+    s.instances
+        .retain(|(_, t, p), _| !(t == topic && *p == partition));
+}
