@@ -177,6 +177,53 @@ pub fn base_offset_of(batch: &[u8]) -> i64 {
     be_i64(batch, 0)
 }
 
+/// Header fields of a batch that passed [`validate`], read without
+/// decoding its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub first_timestamp_ms: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub compression: Compression,
+}
+
+/// Reads [`BatchHeader`] from a validated batch (at least 61 bytes).
+pub fn header_of(batch: &[u8]) -> BatchHeader {
+    let compression = match be_i16(batch, 21) & 0x07 {
+        1 => Compression::Gzip,
+        2 => Compression::Snappy,
+        3 => Compression::Lz4,
+        4 => Compression::Zstd,
+        _ => Compression::None,
+    };
+    BatchHeader {
+        first_timestamp_ms: be_i64(batch, 27),
+        producer_id: be_i64(batch, 43),
+        producer_epoch: be_i16(batch, 51),
+        base_sequence: be_i32(batch, 53),
+        compression,
+    }
+}
+
+/// The last offset in concatenated stored batches (a Fetch answer),
+/// reading only their headers; `None` when there is no whole batch.
+pub fn last_offset_in(records: &[u8]) -> Option<u64> {
+    let mut at = 0;
+    let mut last = None;
+    while let Some(header) = records.get(at..at + 27) {
+        let length = usize::try_from(be_i32(header, 8)).ok()?;
+        let end = at + LOG_OVERHEAD_BYTES + length;
+        if end > records.len() {
+            break;
+        }
+        let base = u64::try_from(be_i64(header, 0)).ok()?;
+        last = Some(base + last_offset_delta_of(header) as u64);
+        at = end;
+    }
+    last
+}
+
 /// `lastOffsetDelta` written in a stored batch (not validated).
 pub fn last_offset_delta_of(batch: &[u8]) -> u32 {
     if batch.len() < 27 {

@@ -9,6 +9,7 @@ mod events;
 mod faults;
 mod groups;
 mod guard;
+mod ledger;
 mod problem;
 mod queues;
 mod security;
@@ -82,6 +83,10 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         acls::list,
         acls::add,
         acls::delete,
+        ledger::status,
+        ledger::switch,
+        ledger::verdict,
+        ledger::journey,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent))
 )]
@@ -157,6 +162,12 @@ pub fn router(workbench: Workbench) -> Router {
             get(faults::durability).put(faults::set_durability),
         )
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/ledger", get(ledger::status).put(ledger::switch))
+        .route("/api/v1/ledger/verdict", get(ledger::verdict))
+        .route(
+            "/api/v1/ledger/journey/{topic}/{partition}/{offset}",
+            get(ledger::journey),
+        )
         .route("/api/v1/security", get(security::info))
         .route("/api/v1/security/ca.pem", get(security::ca))
         .route("/api/v1/users", get(security::list))

@@ -29,6 +29,9 @@ pub struct BrokerConfig {
     pub authorization: bool,
     /// Allow rules (shared by clones, kept across restarts).
     pub acls: Arc<crate::acl::AclStore>,
+    /// What happened to every record (shared by clones, kept across
+    /// restarts: it must outlive a crash to judge it).
+    pub ledger: Arc<pier_core::ledger::Ledger>,
 }
 
 impl Default for BrokerConfig {
@@ -41,6 +44,7 @@ impl Default for BrokerConfig {
             users: Arc::new(crate::users::UserStore::in_memory()),
             authorization: false,
             acls: Arc::new(crate::acl::AclStore::in_memory()),
+            ledger: Arc::new(pier_core::ledger::Ledger::default()),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct Broker {
     pub config: BrokerConfig,
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
     next_connection_id: AtomicU64,
+    /// Which group a consumer belongs to, for the ledger.
+    pub(crate) attribution: crate::attribution::Attribution,
 }
 
 impl Broker {
@@ -79,6 +85,7 @@ impl Broker {
             config,
             clients: Mutex::new(BTreeMap::new()),
             next_connection_id: AtomicU64::new(1),
+            attribution: crate::attribution::Attribution::default(),
         })
     }
 
@@ -156,6 +163,10 @@ pub(crate) struct Ctx {
     pub peer: SocketAddr,
     /// Who is asking: the SASL user, or `ANONYMOUS` before or without SASL.
     pub principal: Arc<str>,
+    /// This connection's id (see [`Broker::clients`]).
+    pub connection: u64,
+    /// The client id of the request being handled.
+    pub client_id: Arc<str>,
 }
 
 impl Ctx {

@@ -65,6 +65,8 @@ pub(crate) async fn run(
         local,
         peer,
         principal: crate::acl::ANONYMOUS.into(),
+        connection: id,
+        client_id: "".into(),
     };
     match listener.tls {
         None => {
@@ -118,7 +120,7 @@ where
 async fn serve_frames<R, W>(
     read: R,
     write: W,
-    ctx: Ctx,
+    mut ctx: Ctx,
     id: u64,
     mut shutdown: watch::Receiver<bool>,
 ) where
@@ -183,6 +185,9 @@ async fn serve_frames<R, W>(
         };
         let produce = match &decoded {
             Ok(Decoded::Request { header, api, .. }) => {
+                if client_id.as_deref() != header.client_id.as_deref() {
+                    ctx.client_id = header.client_id.as_deref().unwrap_or_default().into();
+                }
                 client_id = header.client_id.as_deref().map(str::to_owned);
                 *api == ApiKey::Produce
             }

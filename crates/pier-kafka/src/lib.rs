@@ -4,6 +4,7 @@
 
 pub mod acl;
 mod apis;
+mod attribution;
 mod auth;
 mod broker;
 mod conn;

@@ -60,6 +60,8 @@ pub enum LiveEvent {
     Stats(StatsSample),
     /// A fault started, healed, or the broker recovered from one.
     Fault(pier_core::faults::TimelineEntry),
+    /// The delivery ledger found something wrong with some records.
+    Anomaly(pier_core::ledger::Anomaly),
 }
 
 impl LiveEvent {
@@ -75,6 +77,7 @@ impl LiveEvent {
             Self::Rebalance { .. } => "rebalance",
             Self::Stats(_) => "stats",
             Self::Fault(_) => "fault",
+            Self::Anomaly(_) => "anomaly",
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct EventCursor {
     stats_t_ms: i64,
     /// Fault timeline entries seen.
     faults_seen: u64,
+    /// Ledger anomalies seen.
+    anomalies_seen: u64,
 }
 
 impl EventCursor {
@@ -193,6 +198,15 @@ impl EventCursor {
             out.extend(entries.into_iter().map(LiveEvent::Fault));
         }
         self.faults_seen = seen;
+        let (anomalies, seen) = wb
+            .broker()
+            .config
+            .ledger
+            .anomalies_since(self.anomalies_seen);
+        if self.started {
+            out.extend(anomalies.into_iter().map(LiveEvent::Anomaly));
+        }
+        self.anomalies_seen = seen;
         self.started = true;
         out
     }

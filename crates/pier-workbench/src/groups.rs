@@ -1,8 +1,5 @@
 //! Consumer groups: members, assignments, committed offsets and lag.
 
-use bytes::Buf;
-use kafka_protocol::messages::ConsumerProtocolAssignment;
-use kafka_protocol::protocol::Decodable;
 use pier_core::store::{AdminCommand, CommittedOffset};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -70,26 +67,10 @@ pub struct CommitOffsets {
 }
 
 fn decode_assignment(bytes: &bytes::Bytes) -> Vec<MemberAssignment> {
-    let mut buf = bytes.clone();
-    if buf.remaining() < 2 {
-        return Vec::new();
-    }
-    let version = buf.get_i16().clamp(0, 3);
-    ConsumerProtocolAssignment::decode(&mut buf, version)
-        .map(|a| {
-            a.assigned_partitions
-                .into_iter()
-                .map(|tp| MemberAssignment {
-                    topic: tp.topic.to_string(),
-                    partitions: tp
-                        .partitions
-                        .into_iter()
-                        .filter_map(|p| u32::try_from(p).ok())
-                        .collect(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    pier_core::groups::assigned_partitions(bytes)
+        .into_iter()
+        .map(|(topic, partitions)| MemberAssignment { topic, partitions })
+        .collect()
 }
 
 impl Workbench {

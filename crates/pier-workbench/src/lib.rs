@@ -12,6 +12,7 @@ mod events;
 mod faults;
 mod groups;
 mod info;
+mod ledger;
 mod messages;
 mod metrics;
 mod queues;
@@ -32,12 +33,17 @@ pub use groups::{
     CommitOffsets, GroupMember, GroupSummary, MemberAssignment, OffsetToCommit, PartitionLag,
 };
 pub use info::BrokerInfo;
+pub use ledger::{LedgerStatus, VERDICT_LIMIT_MAX, VerdictRequest, VerdictResponse};
 pub use messages::{
     Message, OffsetRange, PRODUCE_COUNT_MAX, PRODUCE_DURATION_MAX_SECS, PRODUCE_RATE_MAX,
     ProduceRequest, Produced,
 };
 pub use pier_core::faults::{
     Fault, FaultEvent, FaultKind, FaultRequest, FaultSpec, ParamSpec, ScopeKind, TimelineEntry,
+};
+pub use pier_core::ledger::{
+    Anomaly, Counters, Expectation, Finding, FindingKind, GroupKind, Guarantee, Journey,
+    JourneyStep, PartitionReport, Span, Verdict,
 };
 pub use queues::{
     AckItem, AckKind, AckRequest, AckResponse, AckResult, LeaseInfo, Left, QueueConsumer,
@@ -170,7 +176,8 @@ impl Workbench {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Now, in ms since the Unix epoch (the wall clock).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

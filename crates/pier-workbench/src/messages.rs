@@ -255,15 +255,13 @@ impl Workbench {
                 });
             }
             for (partition, records) in by_partition {
+                let built = batch::build(&records, Compression::None, None);
                 let done = self
                     .store()
-                    .append(
-                        topic,
-                        partition,
-                        batch::build(&records, Compression::None, None),
-                    )
+                    .append(topic, partition, built.clone())
                     .await
                     .map_err(|e| WorkbenchError::unavailable(e.to_string()))?;
+                self.note_produced(topic, partition, &done, &built, "pier-http");
                 let entry = offsets
                     .entry(partition)
                     .or_insert((done.base_offset, done.last_offset));

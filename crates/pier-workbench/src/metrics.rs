@@ -58,6 +58,24 @@ impl Workbench {
             "Time spent writing and syncing the log, in microseconds.",
             one(stats.commit_micros_total),
         );
+        let c = self.broker().config.ledger.counters();
+        metric(
+            "pier_ledger_anomalous_records_total",
+            "counter",
+            "Records the delivery ledger found lost, duplicated, skipped, reordered or dead-lettered, by verdict.",
+            [
+                ("lost_after_ack", c.lost_after_ack),
+                ("lost_unacknowledged", c.lost_unacknowledged),
+                ("stored_twice", c.stored_twice),
+                ("delivered_more_than_once", c.delivered_more_than_once),
+                ("committed_without_delivery", c.committed_without_delivery),
+                ("out_of_order", c.out_of_order),
+                ("dead_lettered", c.dead_lettered),
+            ]
+            .into_iter()
+            .map(|(v, n)| (format!("{{verdict=\"{v}\"}}"), n))
+            .collect(),
+        );
         metric(
             "pier_connected_clients",
             "gauge",

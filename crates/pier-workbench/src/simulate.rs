@@ -279,7 +279,11 @@ impl Workbench {
                                 continue;
                             }
                         };
-                        match wb.store().append(&topic, p, batch.clone()).await {
+                        let stored = wb.store().append(&topic, p, batch.clone()).await;
+                        if let Ok(done) = &stored {
+                            wb.note_produced(&topic, p, done, &batch, &client_id);
+                        }
+                        match stored {
                             Ok(_) if lose_ack => {
                                 // Stored, but the producer never hears so:
                                 // it sends again (a duplicate, since

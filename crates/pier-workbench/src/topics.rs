@@ -204,6 +204,7 @@ impl Workbench {
                 name: name.to_owned(),
             })
             .await?;
+        self.broker().config.ledger.topic_deleted(name);
         Ok(())
     }
 

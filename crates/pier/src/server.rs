@@ -296,6 +296,7 @@ impl Generation {
         let queues = pier_core::queue::Queues::open(store.clone(), clock)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open queue groups: {e}"))?;
+        queues.set_ledger(config.ledger.clone());
         let broker = Broker::new(store.clone(), queues.clone(), config.clone());
         let (kill, killed) = watch::channel(false);
         let (graceful, stop) = watch::channel(false);
@@ -385,6 +386,7 @@ impl Supervisor {
             .await
             .map_err(|e| format!("reopening the store: {e:#}"))?;
         let report = store.recovery().clone();
+        note_recovery(&self.broker_config.ledger, &store);
         let (generation, core) =
             Generation::start(store, &self.listeners, &self.broker_config, Some(fsync))
                 .await
@@ -400,6 +402,17 @@ impl Supervisor {
             topics: topics.len() as u32,
             records: topics.iter().map(|t| t.records).sum(),
         })
+    }
+}
+
+/// Tells the ledger where each partition it knows ends after a restart:
+/// acknowledged records beyond that were lost (a topic that did not
+/// survive ends at 0).
+fn note_recovery(ledger: &pier_core::ledger::Ledger, store: &Store) {
+    let now_ms = store.now_ms();
+    for (topic, partition) in ledger.partitions() {
+        let end = store.offsets(&topic, partition).map_or(0, |(_, end)| end);
+        ledger.recovered(&topic, partition, end, now_ms);
     }
 }
 

@@ -266,6 +266,18 @@ def pier(request, tmp_path):
 
 
 @pytest.fixture
+def cutting_pier(request, tmp_path):
+    """A broker whose power can be cut: unsynced writes are held in a model
+    of the page cache (`pier serve --page-cache-model`)."""
+    data = tmp_path / "data"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    server = PierServer(pier_bin(), data, logs, extra_args=["--page-cache-model"])
+    with running(request, server) as server:
+        yield server
+
+
+@pytest.fixture
 def secure_pier(request, tmp_path):
     with running(request, secure_server(tmp_path)) as server:
         yield server

@@ -236,7 +236,7 @@ export type PartitionLagPoint = { topic: string, partition: number, lag: number,
 
 export type QueueRate = { group: string, topic: string, accepted_per_sec: number, redelivered_per_sec: number, in_flight: number, waiting: number, backlog: number, dead_letter_depth: number, consumers: Array<QueueConsumer>, };
 
-export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample | { "kind": "fault" } & TimelineEntry;
+export type LiveEvent = { "kind": "records", topic: string, partition: number, from: number, high_watermark: number, } | { "kind": "topic-created", topic: string, partitions: number, } | { "kind": "topic-deleted", topic: string, } | { "kind": "group", group: string, state: string, generation: number, members: Array<string>, } | { "kind": "member-joined", group: string, member: string, client_id: string, } | { "kind": "member-left", group: string, member: string, } | { "kind": "rebalance", group: string, state: string, generation: number, lag: number, } | { "kind": "stats" } & StatsSample | { "kind": "fault" } & TimelineEntry | { "kind": "anomaly" } & Anomaly;
 
 export type QueueSettings = { 
 /**
@@ -617,6 +617,135 @@ principal: string, resource: AclResource,
  * An exact name, a prefix ending in `*` (`orders*`), or `*`.
  */
 pattern: string, operations: Array<AclOperation>, };
+
+export type VerdictRequest = { topic: string, 
+/**
+ * A classic or queue (share) group on the topic; without it, only
+ * what producers did is judged.
+ */
+group: string | null, 
+/**
+ * Only what happened at or after this time (ms since the epoch).
+ */
+since_ms: number | null, 
+/**
+ * Spans listed per finding (default 1,000, at most 10,000).
+ */
+limit: number | null, 
+/**
+ * `no-loss`, `at-least-once` or `exactly-once`: the answer says
+ * whether it was met.
+ */
+expect: Expectation | null, };
+
+export type VerdictResponse = { 
+/**
+ * `None` without an expectation; `false` with `broken` saying why.
+ */
+met: boolean | null, broken: string | null, topic: string, group: string | null, group_kind: GroupKind | null, since_ms: number | null, checked_at_ms: number, 
+/**
+ * Recording began here: nothing before it is judged.
+ */
+ledger_started_ms: number | null, 
+/**
+ * Detail stopped being kept here (the entry cap was reached).
+ */
+truncated_ms: number | null, enabled: boolean, guarantee: Guarantee, 
+/**
+ * Why that guarantee, in words.
+ */
+because: string, 
+/**
+ * Records produced (and of those, acknowledged) in the window.
+ */
+produced: number, acknowledged: number, 
+/**
+ * Acknowledged with fsync off, or sent with acks=0.
+ */
+at_risk: number, findings: Array<Finding>, partitions: Array<PartitionReport>, };
+
+export type LedgerStatus = { enabled: boolean, started_ms: number | null, truncated_ms: number | null, 
+/**
+ * Records per anomaly since it started.
+ */
+counters: Counters, };
+
+export type Counters = { lost_after_ack: number, lost_unacknowledged: number, stored_twice: number, delivered_more_than_once: number, committed_without_delivery: number, out_of_order: number, dead_lettered: number, };
+
+export type Verdict = { topic: string, group: string | null, group_kind: GroupKind | null, since_ms: number | null, checked_at_ms: number, 
+/**
+ * Recording began here: nothing before it is judged.
+ */
+ledger_started_ms: number | null, 
+/**
+ * Detail stopped being kept here (the entry cap was reached).
+ */
+truncated_ms: number | null, enabled: boolean, guarantee: Guarantee, 
+/**
+ * Why that guarantee, in words.
+ */
+because: string, 
+/**
+ * Records produced (and of those, acknowledged) in the window.
+ */
+produced: number, acknowledged: number, 
+/**
+ * Acknowledged with fsync off, or sent with acks=0.
+ */
+at_risk: number, findings: Array<Finding>, partitions: Array<PartitionReport>, };
+
+export type Finding = { kind: FindingKind, meaning: string, 
+/**
+ * Records concerned (not spans).
+ */
+records: number, spans: Array<Span>, 
+/**
+ * `false` when more spans exist than were listed.
+ */
+complete: boolean, };
+
+export type FindingKind = "lost_after_ack" | "lost_unacknowledged" | "stored_twice" | "delivered_more_than_once" | "committed_without_delivery" | "out_of_order" | "dead_lettered" | "stuck" | "unconsumed";
+
+export type Guarantee = "none" | "at-most-once" | "at-least-once" | "effectively-exactly-once";
+
+export type Expectation = "no-loss" | "at-least-once" | "exactly-once";
+
+export type Span = { partition: number, first_offset: number, last_offset: number, 
+/**
+ * When it happened (ms since the epoch).
+ */
+at_ms: number, 
+/**
+ * Who: a client id and address, a group member, or a producer.
+ */
+who: string | null, 
+/**
+ * What exactly, in words: the other copy's offset, the rule used.
+ */
+detail: string | null, };
+
+export type PartitionReport = { partition: number, log_start: number, high_watermark: number, committed: number | null, lag: number, stuck: boolean, };
+
+export type GroupKind = "classic" | "queue" | "unattributed";
+
+export type Journey = { topic: string, partition: number, offset: number, steps: Array<JourneyStep>, ledger_started_ms: number | null, truncated_ms: number | null, };
+
+export type JourneyStep = { 
+/**
+ * When (for a run of records: when the run began or last moved).
+ */
+at_ms: number, 
+/**
+ * produced, acknowledged, lost, stored_twice, out_of_order, delivered,
+ * delivered_again, committed, skipped, settled, dead_lettered.
+ */
+what: string, group: string | null, who: string | null, detail: string | null, 
+/**
+ * The group was inferred from the client (a Fetch names no group).
+ */
+inferred: boolean, };
+
+export type Anomaly = { seq: number, kind: FindingKind, topic: string, group: string | null, span: Span, };
 
 export type Problem = { 
 /**

@@ -7,8 +7,11 @@
 //! `tick` (driven by the server) expires silent members and ends overdue
 //! rebalances. Time comes from the injected clock.
 
+mod assignment;
 mod coordinator;
 mod state;
+
+pub use assignment::assigned_partitions;
 
 pub use coordinator::Coordinator;
 pub use state::{

@@ -68,7 +68,8 @@ pub struct Fetched<'a> {
 }
 
 /// Record counts per anomaly, since the ledger started (for `/metrics`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema, ts_rs::TS))]
 pub struct Counters {
     pub lost_after_ack: u64,
     pub lost_unacknowledged: u64,
@@ -80,7 +81,8 @@ pub struct Counters {
 }
 
 /// A new anomaly, for live events.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema, ts_rs::TS))]
 pub struct Anomaly {
     pub seq: u64,
     pub kind: FindingKind,
@@ -157,6 +159,11 @@ impl Ledger {
             .cloned()
             .collect();
         (new, s.next_seq)
+    }
+
+    /// Every partition with recorded produces.
+    pub fn partitions(&self) -> Vec<(String, u32)> {
+        self.state().partitions.keys().cloned().collect()
     }
 
     /// Forgets a deleted topic: its records were removed, not lost.

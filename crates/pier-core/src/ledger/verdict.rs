@@ -98,6 +98,7 @@ pub enum Guarantee {
 
 /// What a user's CI may insist on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema, ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Expectation {
     NoLoss,

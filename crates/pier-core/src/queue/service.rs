@@ -131,6 +131,8 @@ pub(crate) struct Inner {
     pub(crate) rng: Mutex<rand::rngs::StdRng>,
     pub(crate) wake: Notify,
     pub(crate) appends_since_snapshot: std::sync::atomic::AtomicU64,
+    /// Told every logged event, once it is durable.
+    pub(crate) ledger: std::sync::OnceLock<Arc<crate::ledger::Ledger>>,
 }
 
 /// The queue groups of one store. Cheap to clone.
@@ -231,12 +233,36 @@ impl Queues {
                 rng: Mutex::new(rand::rngs::StdRng::from_os_rng()),
                 wake: Notify::new(),
                 appends_since_snapshot: std::sync::atomic::AtomicU64::new(0),
+                ledger: std::sync::OnceLock::new(),
             }),
         }
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Tells `ledger` every event from now on (leases, acknowledgements,
+    /// dead letters), after it is durable. Set once.
+    pub fn set_ledger(&self, ledger: Arc<crate::ledger::Ledger>) {
+        let _ = self.inner.ledger.set(ledger);
+    }
+
+    fn tell_ledger(&self, events: &[Event]) {
+        let Some(ledger) = self.inner.ledger.get() else {
+            return;
+        };
+        let groups = self.inner.groups.lock().expect("queue lock");
+        let with_topics: Vec<(String, Event)> = events
+            .iter()
+            .filter_map(|e| {
+                let group = event_group(e)?;
+                let topic = groups.get(group)?.config.topic.clone();
+                Some((topic, e.clone()))
+            })
+            .collect();
+        drop(groups);
+        ledger.queue_events(&with_topics, self.now());
     }
 
     pub(crate) fn inner(&self) -> &Inner {
@@ -276,6 +302,7 @@ impl Queues {
         self.inner
             .appends_since_snapshot
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.tell_ledger(&events);
         if events.iter().any(|e| matches!(e, Event::Rejected { .. })) {
             self.inner.wake.notify_one();
         }
@@ -556,5 +583,20 @@ impl Queues {
     pub fn leases(&self, group: &str) -> Option<Vec<Lease>> {
         let groups = self.inner.groups.lock().expect("queue lock");
         groups.get(group).map(QueueGroup::leases)
+    }
+}
+
+/// The group an event is about (`None` for a snapshot).
+fn event_group(e: &Event) -> Option<&str> {
+    match e {
+        Event::Configured { group, .. }
+        | Event::Deleted { group }
+        | Event::Delivered { group, .. }
+        | Event::Accepted { group, .. }
+        | Event::Released { group, .. }
+        | Event::Extended { group, .. }
+        | Event::Rejected { group, .. }
+        | Event::DeadLettered { group, .. } => Some(group),
+        Event::Snapshot { .. } => None,
     }
 }

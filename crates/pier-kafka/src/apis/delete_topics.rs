@@ -61,7 +61,10 @@ pub(crate) async fn handle(
             .admin(AdminCommand::DeleteTopic { name: name.clone() })
             .await;
         let mut response = match result {
-            Ok(_) => base.with_topic_id(uuid.unwrap_or(id)),
+            Ok(_) => {
+                ctx.broker.config.ledger.topic_deleted(&name);
+                base.with_topic_id(uuid.unwrap_or(id))
+            }
             Err(e) => {
                 let (code, message) = admin_error(&e);
                 base.with_error_code(code.code())

@@ -29,17 +29,61 @@ pub(crate) async fn handle(ctx: &Ctx, request: FetchRequest, version: i16) -> Fe
         .iter()
         .map(|t| ctx.authorize(Resource::Topic, t.topic.0.as_str(), Operation::Read))
         .collect();
-    loop {
+    let response = loop {
         commits.mark_unchanged();
         let (response, bytes, errors) = read_all(ctx, &request, &allowed, version);
         if bytes >= min_bytes.max(1) || errors || wait.is_zero() {
-            return response;
+            break response;
         }
         if tokio::time::timeout_at(deadline, commits.changed())
             .await
             .is_err()
         {
-            return read_all(ctx, &request, &allowed, version).0;
+            break read_all(ctx, &request, &allowed, version).0;
+        }
+    };
+    note_deliveries(ctx, &request, &response);
+    response
+}
+
+/// Tells the ledger which records this answer carries, from the requested
+/// offset (earlier records of the first batch are skipped by the client).
+fn note_deliveries(ctx: &Ctx, request: &FetchRequest, response: &FetchResponse) {
+    let ledger = &ctx.broker.config.ledger;
+    if !ledger.enabled() {
+        return;
+    }
+    let now_ms = ctx.broker.store.now_ms();
+    for (t, answer) in request.topics.iter().zip(&response.responses) {
+        for (p, data) in t.partitions.iter().zip(&answer.partitions) {
+            let records = data.records.as_deref().unwrap_or_default();
+            let (Some(to), Ok(from), Ok(partition)) = (
+                pier_core::batch::last_offset_in(records),
+                u64::try_from(p.fetch_offset),
+                u32::try_from(p.partition),
+            ) else {
+                continue;
+            };
+            if to < from {
+                continue;
+            }
+            let topic = t.topic.0.as_str();
+            let who = ctx
+                .broker
+                .attribution
+                .resolve(ctx, topic, partition, now_ms);
+            ledger.fetched(&pier_core::ledger::Fetched {
+                topic,
+                partition,
+                from,
+                to,
+                connection: ctx.connection,
+                group: &who.group,
+                kind: who.kind,
+                who: &who.who,
+                rule: who.rule,
+                at_ms: now_ms,
+            });
         }
     }
 }

@@ -64,11 +64,17 @@ pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCom
         }
     }
     if !accepted.is_empty() {
+        ctx.broker
+            .attribution
+            .remember(&ctx.client_id, ctx.peer.ip(), &group);
         let command = AdminCommand::CommitOffsets {
-            group,
-            offsets: accepted,
+            group: group.clone(),
+            offsets: accepted.clone(),
         };
-        if ctx.broker.store.admin(command).await.is_err() {
+        let stored = ctx.broker.store.admin(command).await.is_ok();
+        if stored {
+            note_commits(ctx, &group, request.member_id.as_str(), &accepted);
+        } else {
             let failed = ResponseError::KafkaStorageError.code();
             codes
                 .iter_mut()
@@ -96,4 +102,28 @@ pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCom
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// Tells the ledger; a commit past records never sent to the group is
+/// found there.
+fn note_commits(ctx: &Ctx, group: &str, member: &str, accepted: &[(String, u32, CommittedOffset)]) {
+    let ledger = &ctx.broker.config.ledger;
+    if !ledger.enabled() {
+        return;
+    }
+    let now_ms = ctx.broker.store.now_ms();
+    let member = if member.is_empty() {
+        format!("{} at {}", ctx.client_id, ctx.peer)
+    } else {
+        member.to_owned()
+    };
+    for (topic, partition, c) in accepted {
+        let (Ok(offset), Ok((log_start, _))) = (
+            u64::try_from(c.offset),
+            ctx.broker.store.offsets(topic, *partition),
+        ) else {
+            continue;
+        };
+        ledger.committed(group, &member, topic, *partition, offset, log_start, now_ms);
+    }
 }

@@ -24,6 +24,11 @@ type TopicOffsets = (TopicName, Vec<PartitionOffset>);
 /// The requested topics' committed offsets, or every committed topic's
 /// the client may describe when `topics` is `None`.
 fn lookup(ctx: &Ctx, group: &str, topics: Option<Vec<(TopicName, Vec<i32>)>>) -> Vec<TopicOffsets> {
+    // A consumer asks where its group stands before it fetches: the
+    // ledger's hint for consumers that assign partitions themselves.
+    ctx.broker
+        .attribution
+        .remember(&ctx.client_id, ctx.peer.ip(), group);
     let committed = ctx.broker.store.committed_offsets(group);
     let topics = topics.unwrap_or_else(|| {
         let mut all: Vec<(TopicName, Vec<i32>)> = Vec::new();

@@ -23,7 +23,9 @@ pub(crate) async fn handle(
     finish(submit_all(ctx, request, version).await).await
 }
 
-type Outcome = Result<Result<Vec<Receiver>, AppendError>, (ResponseError, String)>;
+/// Each batch's answer from the writer, with the batch (for the ledger).
+type Pending = Vec<(Receiver, bytes::Bytes)>;
+type Outcome = Result<Result<Pending, AppendError>, (ResponseError, String)>;
 
 /// A produce request whose batches are all queued for the writer: what is
 /// left is waiting for their group commit.
@@ -31,6 +33,7 @@ pub(crate) struct Submitted {
     acks: i16,
     version: i16,
     pending: Vec<(String, i32, Outcome)>,
+    ctx: Ctx,
 }
 
 /// Validates and queues every batch, in order. When this returns, the
@@ -75,6 +78,7 @@ pub(crate) async fn submit_all(ctx: &Ctx, request: ProduceRequest, version: i16)
         acks,
         version,
         pending,
+        ctx: ctx.clone(),
     }
 }
 
@@ -84,12 +88,17 @@ pub(crate) async fn finish(s: Submitted) -> Option<ProduceResponse> {
         acks,
         version,
         pending,
+        ctx,
     } = s;
     let mut topics: Vec<TopicProduceResponse> = Vec::new();
     for (name, index, outcome) in pending {
         let mut response = match outcome {
             Err((code, message)) => error(index, code, message),
-            Ok(receivers) => collect(index, receivers).await,
+            Ok(receivers) => {
+                let (response, stored) = collect(index, receivers).await;
+                note_produced(&ctx, acks, &name, index, &stored);
+                response
+            }
         };
         if version < 5 {
             response.log_start_offset = -1;
@@ -116,7 +125,7 @@ async fn submit(
     topic: &str,
     partition: i32,
     records: bytes::Bytes,
-) -> Result<Vec<Receiver>, AppendError> {
+) -> Result<Pending, AppendError> {
     let Ok(partition) = u32::try_from(partition) else {
         return Err(AppendError::UnknownPartition {
             topic: topic.to_owned(),
@@ -126,40 +135,90 @@ async fn submit(
     };
     let mut receivers = Vec::new();
     for b in batch::split_batches(records)? {
-        receivers.push(
-            ctx.broker
-                .store
-                .submit_append_async(topic, partition, b)
-                .await?,
-        );
+        let rx = ctx
+            .broker
+            .store
+            .submit_append_async(topic, partition, b.clone())
+            .await?;
+        receivers.push((rx, b));
     }
     Ok(receivers)
 }
 
+/// The answer for one partition, and the batches stored (even when a later
+/// one failed: those are in the log all the same).
 async fn collect(
     index: i32,
-    receivers: Result<Vec<Receiver>, AppendError>,
-) -> PartitionProduceResponse {
+    receivers: Result<Pending, AppendError>,
+) -> (
+    PartitionProduceResponse,
+    Vec<(pier_core::Appended, bytes::Bytes)>,
+) {
     let receivers = match receivers {
         Ok(r) => r,
-        Err(e) => return failed(index, &e),
+        Err(e) => return (failed(index, &e), Vec::new()),
     };
-    let mut first = None;
-    for rx in receivers {
+    let mut stored = Vec::with_capacity(receivers.len());
+    for (rx, b) in receivers {
         match rx.await {
-            Ok(Ok(done)) => {
-                first.get_or_insert(done);
-            }
-            Ok(Err(e)) => return failed(index, &e),
-            Err(_) => return failed(index, &AppendError::Closed),
+            Ok(Ok(done)) => stored.push((done, b)),
+            Ok(Err(e)) => return (failed(index, &e), stored),
+            Err(_) => return (failed(index, &AppendError::Closed), stored),
         }
     }
-    let done = first.expect("split_batches never returns an empty list");
-    PartitionProduceResponse::default()
+    let done = stored
+        .first()
+        .expect("split_batches never returns an empty list")
+        .0;
+    let response = PartitionProduceResponse::default()
         .with_index(index)
         .with_base_offset(done.base_offset as i64)
         .with_log_append_time_ms(-1)
-        .with_log_start_offset(done.log_start as i64)
+        .with_log_start_offset(done.log_start as i64);
+    (response, stored)
+}
+
+/// Tells the ledger where each batch went and how it was acknowledged.
+fn note_produced(
+    ctx: &Ctx,
+    acks: i16,
+    topic: &str,
+    partition: i32,
+    stored: &[(pier_core::Appended, bytes::Bytes)],
+) {
+    let ledger = &ctx.broker.config.ledger;
+    if stored.is_empty() || !ledger.enabled() {
+        return;
+    }
+    let fsync = ctx.broker.store.fsync_enabled();
+    let at_ms = ctx.broker.store.now_ms();
+    for (done, b) in stored {
+        let h = batch::header_of(b);
+        let producer = pier_core::ledger::ProducerKey {
+            client_id: ctx.client_id.to_string(),
+            address: ctx.peer.to_string(),
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
+        };
+        // Idempotent producers cannot store a retry twice: the writer
+        // checks sequences. Only the others need fingerprints.
+        let fingerprints = (h.producer_id < 0)
+            .then(|| pier_core::ledger::fingerprints(b, h.compression))
+            .flatten();
+        ledger.produced(&pier_core::ledger::Produced {
+            topic,
+            partition: partition as u32,
+            first_offset: done.base_offset,
+            last_offset: done.last_offset,
+            producer: &producer,
+            base_sequence: h.base_sequence,
+            acks,
+            fsync,
+            first_timestamp_ms: h.first_timestamp_ms,
+            fingerprints,
+            at_ms,
+        });
+    }
 }
 
 fn failed(index: i32, e: &AppendError) -> PartitionProduceResponse {

@@ -17,6 +17,7 @@ mod serve_security;
 mod tls;
 mod topic;
 mod user;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -64,6 +65,9 @@ pub enum Command {
     /// Open a data directory whose state cannot be read, drop what cannot
     /// be read and say what that loses (stop `pier serve` first).
     Repair(repair::RepairArgs),
+    /// The delivery ledger's verdict: what was lost, duplicated or skipped
+    /// on a topic (and group). Exits 3 when the expectation is broken.
+    Verify(verify::VerifyArgs),
     /// SASL users: add, list, delete.
     User(user::UserArgs),
     /// ACL rules for Kafka clients: add, list, delete (enforced with
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repair(args) => repair::run(args),
         Command::Tls(cmd) => tls::run(cmd),
         Command::User(args) => user::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Acl(args) => acl::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),

@@ -1,0 +1,220 @@
+//! The delivery ledger, for the adapters: verdicts for a topic and group
+//! over a window, a record's journey, and the ledger's own state.
+
+use pier_core::ledger::{Counters, Expectation, Journey, PartitionFacts, Verdict, VerdictQuery};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{Workbench, WorkbenchError};
+
+/// Spans listed per finding at most.
+pub const VERDICT_LIMIT_MAX: usize = 10_000;
+
+/// What to judge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictRequest {
+    pub topic: String,
+    /// A classic or queue (share) group on the topic; without it, only
+    /// what producers did is judged.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Only what happened at or after this time (ms since the epoch).
+    #[serde(default)]
+    pub since_ms: Option<i64>,
+    /// Spans listed per finding (default 1,000, at most 10,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// `no-loss`, `at-least-once` or `exactly-once`: the answer says
+    /// whether it was met.
+    #[serde(default)]
+    pub expect: Option<Expectation>,
+}
+
+/// A verdict, and whether the expectation (if any) was met.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct VerdictResponse {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// `None` without an expectation; `false` with `broken` saying why.
+    pub met: Option<bool>,
+    pub broken: Option<String>,
+}
+
+/// The ledger's own state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct LedgerStatus {
+    pub enabled: bool,
+    pub started_ms: Option<i64>,
+    pub truncated_ms: Option<i64>,
+    /// Records per anomaly since it started.
+    pub counters: Counters,
+}
+
+impl Workbench {
+    /// Tells the ledger about a batch the workbench itself appended (test
+    /// messages, simulated producers): acknowledged like acks=all.
+    pub(crate) fn note_produced(
+        &self,
+        topic: &str,
+        partition: u32,
+        done: &pier_core::Appended,
+        batch: &bytes::Bytes,
+        client_id: &str,
+    ) {
+        let broker = self.broker();
+        let ledger = &broker.config.ledger;
+        if !ledger.enabled() {
+            return;
+        }
+        let h = pier_core::batch::header_of(batch);
+        let producer = pier_core::ledger::ProducerKey {
+            client_id: client_id.to_owned(),
+            address: "in-process".to_owned(),
+            producer_id: h.producer_id,
+            producer_epoch: h.producer_epoch,
+        };
+        ledger.produced(&pier_core::ledger::Produced {
+            topic,
+            partition,
+            first_offset: done.base_offset,
+            last_offset: done.last_offset,
+            producer: &producer,
+            base_sequence: h.base_sequence,
+            acks: -1,
+            fsync: broker.store.fsync_enabled(),
+            first_timestamp_ms: h.first_timestamp_ms,
+            fingerprints: pier_core::ledger::fingerprints(batch, h.compression),
+            at_ms: crate::now_ms(),
+        });
+    }
+
+    pub fn ledger_status(&self) -> LedgerStatus {
+        let ledger = self.broker().config.ledger.clone();
+        let (started_ms, truncated_ms) = ledger.span_ms();
+        LedgerStatus {
+            enabled: ledger.enabled(),
+            started_ms,
+            truncated_ms,
+            counters: ledger.counters(),
+        }
+    }
+
+    pub fn set_ledger_enabled(&self, on: bool) -> LedgerStatus {
+        self.broker().config.ledger.set_enabled(on);
+        self.ledger_status()
+    }
+
+    pub fn verdict(&self, req: &VerdictRequest) -> Result<VerdictResponse, WorkbenchError> {
+        let limit = req.limit.unwrap_or(1_000);
+        if !(1..=VERDICT_LIMIT_MAX).contains(&limit) {
+            return Err(WorkbenchError::invalid(format!(
+                "limit must be 1..={VERDICT_LIMIT_MAX}, got {limit}"
+            )));
+        }
+        let facts = self.partition_facts(&req.topic, req.group.as_deref())?;
+        let query = VerdictQuery {
+            topic: req.topic.clone(),
+            group: req.group.clone(),
+            since_ms: req.since_ms,
+            limit,
+        };
+        let verdict = self
+            .broker()
+            .config
+            .ledger
+            .verdict(&query, &facts, crate::now_ms());
+        let outcome = req.expect.map(|e| verdict.meets(e));
+        Ok(VerdictResponse {
+            met: outcome.as_ref().map(Result::is_ok),
+            broken: outcome.and_then(Result::err),
+            verdict,
+        })
+    }
+
+    pub fn journey(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Journey, WorkbenchError> {
+        let store = self.store();
+        if !store.has_topic(topic) {
+            return Err(WorkbenchError::not_found(format!("no topic {topic:?}")));
+        }
+        Ok(self
+            .broker()
+            .config
+            .ledger
+            .journey(topic, partition, offset))
+    }
+
+    /// Where each partition stands, and where the group stands on it.
+    fn partition_facts(
+        &self,
+        topic: &str,
+        group: Option<&str>,
+    ) -> Result<Vec<PartitionFacts>, WorkbenchError> {
+        let store = self.store();
+        let described = store
+            .describe_topic(topic)
+            .ok_or_else(|| WorkbenchError::not_found(format!("no topic {topic:?}")))?;
+        let broker = self.broker();
+        let queue = group.and_then(|g| {
+            broker
+                .queues
+                .describe(g)
+                .filter(|q| q.config.topic == topic)
+        });
+        let committed = group
+            .map(|g| store.committed_offsets(g))
+            .unwrap_or_default();
+        let members = match (group, &queue) {
+            (_, Some(q)) => q.members.len(),
+            (Some(g), None) => broker.groups.describe(g).map_or(0, |d| d.members.len()),
+            (None, None) => 0,
+        };
+        let mut facts = Vec::new();
+        for p in &described.partitions {
+            let (at, lag) = match (group, &queue) {
+                (Some(g), Some(_)) => {
+                    let view =
+                        broker
+                            .queues
+                            .partition_view(g, p.partition, p.log_start, p.high_watermark);
+                    match view {
+                        Some(v) => {
+                            let cursor = v.cursor.max(p.log_start);
+                            let first =
+                                v.slots.keys().next().copied().unwrap_or(cursor).min(cursor);
+                            let unfinished = v.slots.len() as u64;
+                            (
+                                Some(first),
+                                p.high_watermark.saturating_sub(cursor) + unfinished,
+                            )
+                        }
+                        None => (None, 0),
+                    }
+                }
+                (Some(_), None) => {
+                    let c = committed
+                        .get(&(topic.to_owned(), p.partition))
+                        .and_then(|c| u64::try_from(c.offset).ok());
+                    let from = c.unwrap_or(p.log_start).max(p.log_start);
+                    (c, p.high_watermark.saturating_sub(from))
+                }
+                (None, _) => (None, 0),
+            };
+            facts.push(PartitionFacts {
+                partition: p.partition,
+                log_start: p.log_start,
+                high_watermark: p.high_watermark,
+                committed: at,
+                lag,
+                members,
+            });
+        }
+        Ok(facts)
+    }
+}
