@@ -71,7 +71,11 @@ impl Workbench {
         let h = pier_core::batch::header_of(batch);
         let producer = pier_core::ledger::ProducerKey {
             client_id: client_id.to_owned(),
-            address: "in-process".to_owned(),
+            address: if client_id == "pier-http" {
+                "the HTTP API".to_owned()
+            } else {
+                "a simulated client".to_owned()
+            },
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
         };

@@ -12,6 +12,8 @@ import type {
   FaultSpec,
   FaultStarted,
   GroupSummary,
+  Journey,
+  LedgerStatus,
   NewSimConsumers,
   NewSimProducer,
   NewTopic,
@@ -25,6 +27,8 @@ import type {
   TimelineEntry,
   TopicSummary,
   TopicUpdate,
+  VerdictRequest,
+  VerdictResponse,
 } from './types'
 import { TauriTransport, inTauri } from './tauri'
 import { HttpTransport, type Transport } from './transport'
@@ -71,6 +75,11 @@ export function createClient(t: Transport) {
     security: () => t.request<SecurityInfo>('GET', '/api/v1/security'),
     setUser: (name: string, password: string) => t.request<void>('PUT', `/api/v1/users/${enc(name)}`, { password }),
     deleteUser: (name: string) => t.request<void>('DELETE', `/api/v1/users/${enc(name)}`),
+    ledger: () => t.request<LedgerStatus>('GET', '/api/v1/ledger'),
+    verdict: (q: VerdictRequest) =>
+      t.request<VerdictResponse>('GET', `/api/v1/ledger/verdict${query({ ...q, expect: q.expect ?? undefined })}`),
+    journey: (topic: string, partition: number, offset: number) =>
+      t.request<Journey>('GET', `/api/v1/ledger/journey/${enc(topic)}/${partition}/${offset}`),
     stats: (last = 120) => t.request<StatsSample[]>('GET', `/api/v1/stats${query({ last })}`),
   }
 }

@@ -31,6 +31,7 @@ export const EVENT_KINDS = [
   'member-left',
   'rebalance',
   'stats',
+  'anomaly',
 ] as const
 
 const TOKEN_KEY = 'pier-token'

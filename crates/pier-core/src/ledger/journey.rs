@@ -102,16 +102,12 @@ fn produced_steps(
     offset: u64,
 ) -> Vec<JourneyStep> {
     let mut steps = Vec::new();
-    if let Some(b) = pl
+    for b in pl
         .recent
         .iter()
-        .rev()
-        .find(|b| b.first <= offset && offset <= b.last)
+        .filter(|b| b.first <= offset && offset <= b.last)
     {
-        let who = pl
-            .producers
-            .get(b.producer)
-            .map(|r| format!("{} at {}", r.key.client_id, r.key.address));
+        let who = pl.producers.get(b.producer).map(|r| r.key.describe());
         let seq = (b.base_sequence >= 0).then(|| format!("producer sequence {}", b.base_sequence));
         let ack = match (b.acks, b.fsync) {
             (0, _) => "acks=0: not acknowledged".to_owned(),
@@ -131,16 +127,19 @@ fn produced_steps(
             detail: Some(detail),
             inferred: false,
         });
-    } else if let Some(r) = pl
-        .acked
-        .iter()
-        .find(|r| r.first <= offset && offset <= r.last)
+    }
+    // Older records than the recent batches: the producer runs say who.
+    if steps.is_empty()
+        && let Some(r) = pl
+            .acked
+            .iter()
+            .find(|r| r.first <= offset && offset <= r.last)
     {
         let who: Vec<String> = pl
             .producers
             .iter()
             .filter(|p| p.first <= offset && offset <= p.last)
-            .map(|p| format!("{} at {}", p.key.client_id, p.key.address))
+            .map(|p| p.key.describe())
             .collect();
         steps.push(JourneyStep {
             at_ms: r.first_ms,
@@ -159,8 +158,8 @@ fn produced_steps(
         });
     }
     let _ = partition;
-    for x in pl.lost.iter().filter(|x| covers(x, offset)) {
-        steps.push(step(x, "lost", None, false));
+    for x in pl.lost.iter().filter(|x| covers(&x.span, offset)) {
+        steps.push(step(&x.span, "lost", None, false));
     }
     for (x, original) in pl.stored_twice.iter().filter(|(x, _)| covers(x, offset)) {
         let mut st = step(x, "stored_twice", None, false);

@@ -3,7 +3,7 @@
 //! announce them; verdicts only gather.
 
 use super::types::{
-    AckRun, BatchDetail, GroupKind, GroupLedger, GroupPartition, Instance, PartitionLedger,
+    AckRun, BatchDetail, GroupKind, GroupLedger, GroupPartition, Instance, Lost, PartitionLedger,
     Produced, ProducerRun, Span,
 };
 use super::verdict::FindingKind;
@@ -185,12 +185,16 @@ impl Ledger {
                 at_ms,
                 who: producers_of(&pl, run.first.max(high_watermark), run.last),
                 detail: Some(format!(
-                    "{detail} at {}; the broker came back with the log ending at {high_watermark}",
-                    run.last_ms
+                    "{detail}; the broker came back with the log ending at offset {high_watermark}, \
+                     and later records take these offsets again"
                 )),
             };
             if s.admit(at_ms) {
-                pl.lost.push(span.clone());
+                pl.lost.push(Lost {
+                    span: span.clone(),
+                    acknowledged: run.acknowledged,
+                    durable: run.durable,
+                });
             }
             s.anomaly(kind, topic, None, span);
         }
@@ -273,7 +277,7 @@ fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fp
         pl.fingerprint_order.pop_front();
         pl.fingerprints.remove(&fp);
     }
-    let who = format!("{} at {}", p.producer.client_id, p.producer.address);
+    let who = p.producer.describe();
     let mut found: Vec<(u64, u64)> = Vec::new();
     for (i, fp) in fps.iter().enumerate() {
         let offset = p.first_offset + i as u64;
@@ -312,7 +316,7 @@ fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fp
 /// A producer without idempotence whose batch is older than what it
 /// already stored on this partition: a retry overtaken by a later batch.
 fn note_order(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
-    let key = format!("{} at {}", p.producer.client_id, p.producer.address);
+    let key = p.producer.describe();
     let previous = pl.last_timestamp.get(&key).copied();
     if let Some((ts, at_offset)) = previous
         && p.first_timestamp_ms < ts
@@ -434,7 +438,7 @@ fn producers_of(pl: &PartitionLedger, first: u64, last: u64) -> Option<String> {
         .producers
         .iter()
         .filter(|r| r.first <= last && r.last >= first)
-        .map(|r| format!("{} at {}", r.key.client_id, r.key.address))
+        .map(|r| r.key.describe())
         .collect();
     (!names.is_empty()).then(|| names.join(", "))
 }
@@ -442,7 +446,8 @@ fn producers_of(pl: &PartitionLedger, first: u64, last: u64) -> Option<String> {
 /// Forgets everything at or beyond `end`: new records will take these
 /// offsets, and must not look like old ones sent again.
 fn forget_from(s: &mut State, pl: &mut PartitionLedger, topic: &str, partition: u32, end: u64) {
-    pl.recent.retain(|b| b.last < end);
+    // The recent batches stay: a lost record's journey shows who
+    // produced it, and a new record at its offset is a later batch.
     // Fingerprints below the end stay: a producer that lost its answer in
     // the crash retries after it, and a second copy is a duplicate.
     pl.fingerprints.retain(|_, offset| *offset < end);

@@ -19,6 +19,21 @@ pub struct ProducerKey {
     pub producer_epoch: i16,
 }
 
+impl ProducerKey {
+    /// `client at 127.0.0.1:5000`, or `pier-http (the HTTP API)` for a
+    /// producer inside Pier.
+    pub fn describe(&self) -> String {
+        if self
+            .address
+            .starts_with(|c: char| c.is_ascii_digit() || c == '[')
+        {
+            format!("{} at {}", self.client_id, self.address)
+        } else {
+            format!("{} ({})", self.client_id, self.address)
+        }
+    }
+}
+
 /// A produce the broker answered, with its acknowledgement mode.
 #[derive(Debug, Clone)]
 pub struct Produced<'a> {
@@ -61,6 +76,14 @@ pub(crate) struct ProducerRun {
     pub last_ms: i64,
 }
 
+/// Records gone after a restart, and how they had been acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Lost {
+    pub span: Span,
+    pub acknowledged: bool,
+    pub durable: bool,
+}
+
 /// A batch in the recent-detail ring: exact attribution for the journey.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BatchDetail {
@@ -100,7 +123,7 @@ pub(crate) struct PartitionLedger {
     pub acked: Vec<AckRun>,
     pub producers: Vec<ProducerRun>,
     pub recent: VecDeque<BatchDetail>,
-    pub lost: Vec<Span>,
+    pub lost: Vec<Lost>,
     /// A second copy, and the first offset of the first copy.
     pub stored_twice: Vec<(Span, u64)>,
     pub out_of_order: Vec<Span>,

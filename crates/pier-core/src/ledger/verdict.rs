@@ -228,6 +228,13 @@ impl Ledger {
                 acknowledged += if r.acknowledged { n } else { 0 };
                 at_risk += if r.durable { 0 } else { n };
             }
+            // Lost records were produced (and maybe acknowledged) too.
+            for x in pl.lost.iter().filter(|x| x.span.at_ms >= since) {
+                let n = x.span.records();
+                produced += n;
+                acknowledged += if x.acknowledged { n } else { 0 };
+                at_risk += if x.durable { 0 } else { n };
+            }
             producer_findings(pl, since, &mut lists);
         }
         let group = q.group.as_deref().and_then(|g| s.groups.get(g));
@@ -275,13 +282,12 @@ impl Ledger {
 fn producer_findings(pl: &PartitionLedger, since: i64, lists: &mut Vec<(FindingKind, Vec<Span>)>) {
     let within =
         |v: &[Span]| -> Vec<Span> { v.iter().filter(|x| x.at_ms >= since).cloned().collect() };
-    let (after_ack, unacked): (Vec<Span>, Vec<Span>) =
-        within(&pl.lost).into_iter().partition(|x| {
-            !x.detail
-                .as_deref()
-                .unwrap_or_default()
-                .starts_with("sent with acks=0")
-        });
+    let lost = pl.lost.iter().filter(|x| x.span.at_ms >= since);
+    let (after_ack, unacked): (Vec<_>, Vec<_>) = lost.partition(|x| x.acknowledged);
+    let spans = |v: Vec<&super::types::Lost>| -> Vec<Span> {
+        v.into_iter().map(|x| x.span.clone()).collect()
+    };
+    let (after_ack, unacked) = (spans(after_ack), spans(unacked));
     lists.push((FindingKind::LostAfterAck, after_ack));
     lists.push((FindingKind::LostUnacknowledged, unacked));
     let twice = pl
