@@ -70,7 +70,7 @@ async function useTheme(page, theme) {
 test('axe-core finds no serious or critical violations on any screen, in light and dark', async () => {
   const { base, kafka } = pier
   // An empty broker first: the overview's "start here" and the empty states.
-  const emptyScreens = ['overview', 'topics', 'messages', 'consumers', 'simulate', 'faults']
+  const emptyScreens = ['overview', 'topics', 'messages', 'consumers', 'simulate', 'faults', 'report']
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' })
   const errors = []
@@ -152,6 +152,11 @@ test('axe-core finds no serious or critical violations on any screen, in light a
       await page.getByRole('cell', { name: 'sim-workers' }).waitFor()
     }],
     ['simulate', async () => page.getByRole('region', { name: 'Consumer group workers' }).getByText(/lag \d/).waitFor()],
+    ['report/work', async () => {
+      await page.locator('select[name="report-group"]').selectOption('sim-workers')
+      await page.getByRole('status').filter({ hasText: /guarantee|once|lost/i }).waitFor()
+      await page.getByRole('button', { name: /unconsumed/ }).click()
+    }],
     ['faults', async () => page.getByRole('button', { name: /^Heal fault \d+/ }).first().waitFor()],
     ['connect', async () => page.getByText('bootstrap.servers=').waitFor()],
     ['settings', async () => page.getByText('This page configures the desktop app').waitFor()],

@@ -182,6 +182,7 @@ pub fn base_offset_of(batch: &[u8]) -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
     pub first_timestamp_ms: i64,
+    pub max_timestamp_ms: i64,
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
@@ -199,6 +200,7 @@ pub fn header_of(batch: &[u8]) -> BatchHeader {
     };
     BatchHeader {
         first_timestamp_ms: be_i64(batch, 27),
+        max_timestamp_ms: be_i64(batch, 35),
         producer_id: be_i64(batch, 43),
         producer_epoch: be_i16(batch, 51),
         base_sequence: be_i32(batch, 53),

@@ -167,6 +167,8 @@ pub(crate) struct Ctx {
     pub connection: u64,
     /// The client id of the request being handled.
     pub client_id: Arc<str>,
+    /// `peer` as text, made once per connection (the ledger names it).
+    pub peer_text: Arc<str>,
 }
 
 impl Ctx {

@@ -67,6 +67,7 @@ pub(crate) async fn run(
         principal: crate::acl::ANONYMOUS.into(),
         connection: id,
         client_id: "".into(),
+        peer_text: peer.to_string().into(),
     };
     match listener.tls {
         None => {

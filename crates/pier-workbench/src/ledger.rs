@@ -70,11 +70,11 @@ impl Workbench {
         }
         let h = pier_core::batch::header_of(batch);
         let producer = pier_core::ledger::ProducerKey {
-            client_id: client_id.to_owned(),
+            client_id: client_id.into(),
             address: if client_id == "pier-http" {
-                "the HTTP API".to_owned()
+                "the HTTP API".into()
             } else {
-                "a simulated client".to_owned()
+                "a simulated client".into()
             },
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
@@ -89,6 +89,7 @@ impl Workbench {
             acks: -1,
             fsync: broker.store.fsync_enabled(),
             first_timestamp_ms: h.first_timestamp_ms,
+            max_timestamp_ms: h.max_timestamp_ms,
             fingerprints: pier_core::ledger::fingerprints(batch, h.compression),
             at_ms: crate::now_ms(),
         });

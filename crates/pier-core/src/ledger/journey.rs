@@ -51,7 +51,7 @@ impl Ledger {
     pub fn journey(&self, topic: &str, partition: u32, offset: u64) -> Journey {
         let s = self.state();
         let mut steps = Vec::new();
-        if let Some(pl) = s.partitions.get(&(topic.to_owned(), partition)) {
+        if let Some(pl) = s.partition(topic, partition) {
             steps.extend(produced_steps(pl, partition, offset));
         }
         for (name, g) in &s.groups {
@@ -132,8 +132,10 @@ fn produced_steps(
     if steps.is_empty()
         && let Some(r) = pl
             .acked
-            .iter()
-            .find(|r| r.first <= offset && offset <= r.last)
+            .range(..=offset)
+            .next_back()
+            .map(|(_, r)| r)
+            .filter(|r| offset <= r.last)
     {
         let who: Vec<String> = pl
             .producers

@@ -18,7 +18,7 @@ mod record;
 mod types;
 mod verdict;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -39,7 +39,7 @@ pub const ENTRIES_MAX: usize = 500_000;
 /// How long a record's fingerprint is kept to recognise a retry.
 pub const DUPLICATE_WINDOW_MS: i64 = 60_000;
 /// Fingerprints kept per partition (the window shrinks at higher rates).
-pub const FINGERPRINTS_PER_PARTITION_MAX: usize = 200_000;
+pub const FINGERPRINTS_PER_PARTITION_MAX: usize = 100_000;
 /// Batches per partition kept with exact producer detail.
 pub const RECENT_BATCHES_MAX: usize = 4_096;
 /// Anomalies kept for live events.
@@ -93,7 +93,9 @@ pub struct Anomaly {
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub partitions: HashMap<(String, u32), PartitionLedger>,
+    /// topic → partition → what is known (looked up by `&str`, so the
+    /// produce path allocates nothing for a known partition).
+    pub partitions: HashMap<String, BTreeMap<u32, PartitionLedger>>,
     pub groups: HashMap<String, GroupLedger>,
     pub instances: HashMap<(u64, String, u32), Instance>,
     pub entries: usize,
@@ -163,13 +165,17 @@ impl Ledger {
 
     /// Every partition with recorded produces.
     pub fn partitions(&self) -> Vec<(String, u32)> {
-        self.state().partitions.keys().cloned().collect()
+        let s = self.state();
+        s.partitions
+            .iter()
+            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
+            .collect()
     }
 
     /// Forgets a deleted topic: its records were removed, not lost.
     pub fn topic_deleted(&self, topic: &str) {
         let mut s = self.state();
-        s.partitions.retain(|(t, _), _| t != topic);
+        s.partitions.remove(topic);
         for g in s.groups.values_mut() {
             g.topics.retain(|(t, _), _| t != topic);
         }
@@ -178,6 +184,36 @@ impl Ledger {
 }
 
 impl State {
+    pub(crate) fn partition(&self, topic: &str, partition: u32) -> Option<&PartitionLedger> {
+        self.partitions.get(topic)?.get(&partition)
+    }
+
+    /// Takes a partition's ledger out (a new one if unknown), so it can be
+    /// changed while the rest of the state is borrowed; put it back after.
+    pub(crate) fn take_partition(&mut self, topic: &str, partition: u32) -> PartitionLedger {
+        self.partitions
+            .get_mut(topic)
+            .and_then(|ps| ps.remove(&partition))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn put_partition(&mut self, topic: &str, partition: u32, pl: PartitionLedger) {
+        match self.partitions.get_mut(topic) {
+            Some(ps) => {
+                ps.insert(partition, pl);
+            }
+            None => {
+                self.partitions
+                    .insert(topic.to_owned(), BTreeMap::from([(partition, pl)]));
+            }
+        }
+    }
+
+    /// Gives back an entry (two runs merged into one).
+    pub(crate) fn release(&mut self) {
+        self.entries = self.entries.saturating_sub(1);
+    }
+
     pub(crate) fn start(&mut self, at_ms: i64) {
         self.started_ms.get_or_insert(at_ms);
     }

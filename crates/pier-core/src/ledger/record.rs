@@ -20,15 +20,14 @@ impl Ledger {
         }
         let mut s = self.state();
         s.start(p.at_ms);
-        let key = (p.topic.to_owned(), p.partition);
-        let mut pl = s.partitions.remove(&key).unwrap_or_default();
+        let mut pl = s.take_partition(p.topic, p.partition);
         note_ack_run(&mut s, &mut pl, p);
         note_producer(&mut s, &mut pl, p);
         if let Some(fps) = &p.fingerprints {
             note_duplicates(&mut s, &mut pl, p, fps);
             note_order(&mut s, &mut pl, p);
         }
-        s.partitions.insert(key, pl);
+        s.put_partition(p.topic, p.partition, pl);
     }
 
     /// A Fetch answer carried `from..=to` to a consumer.
@@ -168,10 +167,10 @@ impl Ledger {
     /// `high_watermark`: what was recorded beyond it is gone.
     pub fn recovered(&self, topic: &str, partition: u32, high_watermark: u64, at_ms: i64) {
         let mut s = self.state();
-        let key = (topic.to_owned(), partition);
-        let Some(mut pl) = s.partitions.remove(&key) else {
+        if s.partition(topic, partition).is_none() {
             return;
-        };
+        }
+        let mut pl = s.take_partition(topic, partition);
         for run in cut_runs(&mut pl, high_watermark) {
             let (kind, detail) = match (run.acknowledged, run.durable) {
                 (true, true) => (FindingKind::LostAfterAck, "acknowledged durably (fsync on)"),
@@ -199,32 +198,43 @@ impl Ledger {
             s.anomaly(kind, topic, None, span);
         }
         forget_from(&mut s, &mut pl, topic, partition, high_watermark);
-        s.partitions.insert(key, pl);
+        s.put_partition(topic, partition, pl);
     }
 }
 
 fn note_ack_run(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
     let acknowledged = p.acks != 0;
     let durable = acknowledged && p.fsync;
-    if let Some(last) = pl.acked.last_mut()
-        && last.last + 1 == p.first_offset
-        && last.acknowledged == acknowledged
-        && last.durable == durable
-    {
-        last.last = p.last_offset;
-        last.last_ms = p.at_ms;
+    let same = |r: &AckRun| r.acknowledged == acknowledged && r.durable == durable;
+    let mut run = AckRun {
+        first: p.first_offset,
+        last: p.last_offset,
+        acknowledged,
+        durable,
+        first_ms: p.at_ms,
+        last_ms: p.at_ms,
+    };
+    // Answers arrive in any order: merge with the run just before and the
+    // one just after, when they touch and agree.
+    let before = pl
+        .acked
+        .range(..run.first)
+        .next_back()
+        .map(|(k, r)| (*k, r.clone()));
+    if let Some((k, r)) = before.filter(|(_, r)| r.last + 1 == run.first && same(r)) {
+        pl.acked.remove(&k);
+        run.first = r.first;
+        run.first_ms = r.first_ms.min(run.first_ms);
+    } else if !s.admit(p.at_ms) {
         return;
     }
-    if s.admit(p.at_ms) {
-        pl.acked.push(AckRun {
-            first: p.first_offset,
-            last: p.last_offset,
-            acknowledged,
-            durable,
-            first_ms: p.at_ms,
-            last_ms: p.at_ms,
-        });
+    if let Some(r) = pl.acked.get(&(run.last + 1)).filter(|r| same(r)).cloned() {
+        pl.acked.remove(&r.first);
+        run.last = r.last;
+        run.last_ms = r.last_ms.max(run.last_ms);
+        s.release();
     }
+    pl.acked.insert(run.first, run);
 }
 
 fn note_producer(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
@@ -277,15 +287,23 @@ fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fp
         pl.fingerprint_order.pop_front();
         pl.fingerprints.remove(&fp);
     }
-    let who = p.producer.describe();
+    // Only the same client's records are compared with each other.
+    let salt = u64::from(crc32c::crc32c(p.producer.client_id.as_bytes())).rotate_left(17);
     let mut found: Vec<(u64, u64)> = Vec::new();
     for (i, fp) in fps.iter().enumerate() {
+        let fp = fp ^ salt;
         let offset = p.first_offset + i as u64;
-        match pl.fingerprints.get(fp) {
-            Some(original) if *original < offset => found.push((offset, *original)),
-            _ => {
-                pl.fingerprints.insert(*fp, offset);
-                pl.fingerprint_order.push_back((p.at_ms, *fp));
+        match pl.fingerprints.get(&fp).copied() {
+            // Answers arrive in any order: the lower offset is the first copy.
+            Some(seen) if seen < offset => found.push((offset, seen)),
+            Some(seen) if seen > offset => {
+                found.push((seen, offset));
+                pl.fingerprints.insert(fp, offset);
+            }
+            Some(_) => {}
+            None => {
+                pl.fingerprints.insert(fp, offset);
+                pl.fingerprint_order.push_back((p.at_ms, fp));
             }
         }
     }
@@ -303,7 +321,7 @@ fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fp
             first_offset: offset,
             last_offset: offset,
             at_ms: p.at_ms,
-            who: Some(who.clone()),
+            who: Some(p.producer.describe()),
             detail: None,
         };
         if s.admit(p.at_ms) {
@@ -313,33 +331,59 @@ fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fp
     }
 }
 
-/// A producer without idempotence whose batch is older than what it
-/// already stored on this partition: a retry overtaken by a later batch.
+/// Batches remembered per connection for the order check.
+const ORDER_MARKS_KEPT: usize = 64;
+
+/// A producer without idempotence whose batch, at a higher offset, is
+/// older than one it stored before it over the same connection: a retry
+/// overtaken by a later batch. Offsets decide what was stored first (the
+/// answers reach the ledger in any order).
 fn note_order(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
-    let key = p.producer.describe();
-    let previous = pl.last_timestamp.get(&key).copied();
-    if let Some((ts, at_offset)) = previous
-        && p.first_timestamp_ms < ts
+    let marks = pl
+        .order_marks
+        .entry(p.producer.address.clone())
+        .or_default();
+    let earlier = marks
+        .range(..p.first_offset)
+        .next_back()
+        .map(|(o, m)| (*o, *m));
+    let later = marks
+        .range(p.first_offset + 1..)
+        .next()
+        .map(|(o, m)| (*o, *m));
+    marks.insert(
+        p.first_offset,
+        (p.last_offset, p.first_timestamp_ms, p.max_timestamp_ms),
+    );
+    if marks.len() > ORDER_MARKS_KEPT {
+        marks.pop_first();
+    }
+    // (first offset, last offset, its timestamp, the newer one, where that is)
+    let mut found = Vec::new();
+    if let Some((at, (_, _, max))) = earlier.filter(|(_, (_, _, max))| p.first_timestamp_ms < *max)
     {
+        found.push((p.first_offset, p.last_offset, p.first_timestamp_ms, max, at));
+    }
+    if let Some((at, (last, first_ts, _))) =
+        later.filter(|(_, (_, first_ts, _))| *first_ts < p.max_timestamp_ms)
+    {
+        found.push((at, last, first_ts, p.max_timestamp_ms, p.first_offset));
+    }
+    for (first_offset, last_offset, ts, newer, at) in found {
         let span = Span {
             partition: p.partition,
-            first_offset: p.first_offset,
-            last_offset: p.last_offset,
+            first_offset,
+            last_offset,
             at_ms: p.at_ms,
-            who: Some(key.clone()),
+            who: Some(p.producer.describe()),
             detail: Some(format!(
-                "timestamp {} is older than {ts} of offset {at_offset}, stored before it",
-                p.first_timestamp_ms
+                "timestamp {ts} is older than {newer} of offset {at}, stored before it"
             )),
         };
         if s.admit(p.at_ms) {
             pl.out_of_order.push(span.clone());
         }
         s.anomaly(FindingKind::OutOfOrder, p.topic, None, span);
-    }
-    if previous.is_none_or(|(ts, _)| p.first_timestamp_ms >= ts) {
-        pl.last_timestamp
-            .insert(key, (p.first_timestamp_ms, p.last_offset));
     }
 }
 
@@ -417,18 +461,13 @@ fn deliver(s: &mut State, f: &Fetched<'_>, from: u64, span: Option<usize>) -> Op
 
 /// Removes the acknowledgement runs at or beyond `end` and returns them.
 fn cut_runs(pl: &mut PartitionLedger, end: u64) -> Vec<AckRun> {
-    let mut cut = Vec::new();
-    pl.acked.retain_mut(|r| {
-        if r.last < end {
-            return true;
-        }
-        cut.push(r.clone());
-        if r.first < end {
-            r.last = end - 1;
-            return true;
-        }
-        false
-    });
+    let mut cut: Vec<AckRun> = pl.acked.split_off(&end).into_values().collect();
+    if let Some(r) = pl.acked.values_mut().next_back()
+        && r.last >= end
+    {
+        cut.insert(0, r.clone());
+        r.last = end - 1;
+    }
     cut
 }
 
@@ -453,7 +492,7 @@ fn forget_from(s: &mut State, pl: &mut PartitionLedger, topic: &str, partition: 
     pl.fingerprints.retain(|_, offset| *offset < end);
     let kept = &pl.fingerprints;
     pl.fingerprint_order.retain(|(_, fp)| kept.contains_key(fp));
-    pl.last_timestamp.clear();
+    pl.order_marks.clear();
     for g in s.groups.values_mut() {
         if let Some(gp) = g.topics.get_mut(&(topic.to_owned(), partition)) {
             gp.delivered.truncate_from(end);

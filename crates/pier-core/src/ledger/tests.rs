@@ -7,8 +7,8 @@ const T: &str = "orders";
 
 fn key(client: &str, pid: i64) -> ProducerKey {
     ProducerKey {
-        client_id: client.to_owned(),
-        address: "127.0.0.1:5000".to_owned(),
+        client_id: client.into(),
+        address: "127.0.0.1:5000".into(),
         producer_id: pid,
         producer_epoch: 0,
     }
@@ -26,6 +26,7 @@ fn produce(l: &Ledger, first: u64, last: u64, fsync: bool, fps: Option<Vec<u64>>
         acks: -1,
         fsync,
         first_timestamp_ms: at_ms,
+        max_timestamp_ms: at_ms,
         fingerprints: fps,
         at_ms,
     });
@@ -234,4 +235,84 @@ fn a_switched_off_ledger_records_nothing() {
     let v = verdict(&l, None);
     assert!(!v.enabled);
     assert_eq!(v.count(FindingKind::LostAfterAck), 0);
+}
+
+#[test]
+fn the_same_record_from_another_client_is_not_a_retry() {
+    let l = Ledger::default();
+    produce(&l, 0, 1, true, Some(vec![1, 2]), 10);
+    let other = key("other-app", -1);
+    l.produced(&Produced {
+        topic: T,
+        partition: 0,
+        first_offset: 2,
+        last_offset: 3,
+        producer: &other,
+        base_sequence: -1,
+        acks: -1,
+        fsync: true,
+        first_timestamp_ms: 10,
+        max_timestamp_ms: 10,
+        fingerprints: Some(vec![1, 2]),
+        at_ms: 11,
+    });
+    assert_eq!(verdict(&l, None).count(FindingKind::StoredTwice), 0);
+}
+
+/// A batch of a producer without idempotence at `first..=last`, created at
+/// `ts`, answered at `at_ms`.
+fn plain(l: &Ledger, first: u64, last: u64, ts: i64, fps: Vec<u64>, at_ms: i64) {
+    let k = key("app", -1);
+    l.produced(&Produced {
+        topic: T,
+        partition: 0,
+        first_offset: first,
+        last_offset: last,
+        producer: &k,
+        base_sequence: -1,
+        acks: -1,
+        fsync: true,
+        first_timestamp_ms: ts,
+        max_timestamp_ms: ts,
+        fingerprints: Some(fps),
+        at_ms,
+    });
+}
+
+#[test]
+fn answers_told_in_any_order_judge_by_offsets() {
+    // Pipelined answers reach the ledger out of order; nothing is wrong.
+    let l = Ledger::default();
+    for i in (0..20u64).rev() {
+        plain(&l, i, i, 100 + i as i64, vec![1_000 + i], 10);
+    }
+    let v = verdict(&l, None);
+    assert_eq!(v.count(FindingKind::OutOfOrder), 0);
+    assert_eq!(v.count(FindingKind::StoredTwice), 0);
+    assert_eq!(v.produced, 20);
+    // A retry stored after a newer batch is out of order, whichever answer
+    // the ledger hears first; and a copy is a copy either way.
+    for told_first in [true, false] {
+        let l = Ledger::default();
+        let newer = |l: &Ledger| plain(l, 0, 0, 200, vec![2], 10);
+        let retried = |l: &Ledger| plain(l, 1, 2, 100, vec![1, 2], 11);
+        if told_first {
+            newer(&l);
+            retried(&l);
+        } else {
+            retried(&l);
+            newer(&l);
+        }
+        let v = verdict(&l, None);
+        assert_eq!(
+            offsets(&v, FindingKind::OutOfOrder),
+            vec![1, 2],
+            "told first: {told_first}"
+        );
+        assert_eq!(
+            offsets(&v, FindingKind::StoredTwice),
+            vec![2],
+            "told first: {told_first}"
+        );
+    }
 }

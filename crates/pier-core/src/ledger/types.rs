@@ -1,19 +1,20 @@
 //! What the ledger remembers: ranges for the common case, one entry per
 //! anomaly. Every list is bounded by [`super::ENTRIES_MAX`] in all.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::ranges::RangeSet;
 
-/// Who produced a run of records.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema, ts_rs::TS))]
+/// Who produced a run of records. Cheap to clone: a connection makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProducerKey {
-    pub client_id: String,
+    pub client_id: Arc<str>,
     /// The client's address as Pier saw it.
-    pub address: String,
+    pub address: Arc<str>,
     /// -1 without idempotence.
     pub producer_id: i64,
     pub producer_epoch: i16,
@@ -48,6 +49,7 @@ pub struct Produced<'a> {
     /// fsync was on when the answer was sent.
     pub fsync: bool,
     pub first_timestamp_ms: i64,
+    pub max_timestamp_ms: i64,
     /// Per-record fingerprints (producers without idempotence only).
     pub fingerprints: Option<Vec<u64>>,
     pub at_ms: i64,
@@ -117,10 +119,14 @@ impl Span {
     }
 }
 
+/// first offset → (last offset, first and max timestamp) of a batch.
+pub(crate) type OrderMarks = BTreeMap<u64, (u64, i64, i64)>;
+
 /// What the ledger knows about one partition's records.
 #[derive(Debug, Default)]
 pub(crate) struct PartitionLedger {
-    pub acked: Vec<AckRun>,
+    /// Keyed by first offset; neighbours with the same state merge.
+    pub acked: BTreeMap<u64, AckRun>,
     pub producers: Vec<ProducerRun>,
     pub recent: VecDeque<BatchDetail>,
     pub lost: Vec<Lost>,
@@ -128,11 +134,13 @@ pub(crate) struct PartitionLedger {
     pub stored_twice: Vec<(Span, u64)>,
     pub out_of_order: Vec<Span>,
     /// fingerprint → offset, for records of the last [`super::DUPLICATE_WINDOW_MS`].
-    pub fingerprints: HashMap<u64, u64>,
+    pub fingerprints: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
     pub fingerprint_order: VecDeque<(i64, u64)>,
-    /// Highest timestamp stored per connection of a producer without
-    /// idempotence, and where.
-    pub last_timestamp: HashMap<String, (i64, u64)>,
+    /// The latest batches per connection of a producer without
+    /// idempotence: first offset → (last offset, first and max
+    /// timestamp). Produce answers reach the ledger in any order; offsets
+    /// say what was stored first.
+    pub order_marks: HashMap<Arc<str>, OrderMarks>,
 }
 
 /// How a group consumes: classic (Fetch + OffsetCommit) or a queue/share
@@ -179,4 +187,24 @@ pub(crate) struct Instance {
     pub last_to: u64,
     /// Index into the group partition's `deliveries`, to extend.
     pub span: Option<usize>,
+}
+
+/// A hasher for keys that are hashes already (fingerprints).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }

@@ -218,11 +218,13 @@ impl Ledger {
         let since = q.since_ms.unwrap_or(i64::MIN);
         let mut lists: Vec<(FindingKind, Vec<Span>)> = Vec::new();
         let (mut produced, mut acknowledged, mut at_risk) = (0, 0, 0);
-        for ((topic, _), pl) in &s.partitions {
-            if *topic != q.topic {
-                continue;
-            }
-            for r in pl.acked.iter().filter(|r| r.last_ms >= since) {
+        for pl in s
+            .partitions
+            .get(&q.topic)
+            .into_iter()
+            .flat_map(|ps| ps.values())
+        {
+            for r in pl.acked.values().filter(|r| r.last_ms >= since) {
                 let n = r.last - r.first + 1;
                 produced += n;
                 acknowledged += if r.acknowledged { n } else { 0 };

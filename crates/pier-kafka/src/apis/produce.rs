@@ -195,8 +195,8 @@ fn note_produced(
     for (done, b) in stored {
         let h = batch::header_of(b);
         let producer = pier_core::ledger::ProducerKey {
-            client_id: ctx.client_id.to_string(),
-            address: ctx.peer.to_string(),
+            client_id: ctx.client_id.clone(),
+            address: ctx.peer_text.clone(),
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
         };
@@ -215,6 +215,7 @@ fn note_produced(
             acks,
             fsync,
             first_timestamp_ms: h.first_timestamp_ms,
+            max_timestamp_ms: h.max_timestamp_ms,
             fingerprints,
             at_ms,
         });

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// `power_loss` fault really loses them. Costs memory and some speed.
     #[arg(long)]
     page_cache_model: bool,
+    /// Do not record the delivery ledger (what happened to each record,
+    /// for `pier verify` and the delivery report). Switchable at run time
+    /// (`PUT /api/v1/ledger`).
+    #[arg(long)]
+    no_ledger: bool,
     /// Allow --kafka / --http on a non-loopback address (reachable from
     /// other machines). The HTTP API then requires a bearer token.
     #[arg(long)]
@@ -79,6 +84,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             auto_create_topics: !args.no_auto_create_topics,
             num_partitions: args.num_partitions,
             advertised_host: args.advertised_host,
+            ledger: std::sync::Arc::new(pier::pier_core::ledger::Ledger::new(!args.no_ledger)),
             ..BrokerConfig::default()
         });
     if !args.no_http {
