@@ -8,6 +8,7 @@ pub mod clock;
 pub mod faults;
 pub mod groups;
 pub mod ledger;
+pub mod planted;
 pub mod queue;
 pub mod store;
 pub mod topic;

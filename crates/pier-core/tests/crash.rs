@@ -1,6 +1,12 @@
-//! Crash consistency: power is cut at a random point while appends are in
-//! flight; after reopening, every acknowledged record must be there, at its
-//! offset, with dense offsets and valid CRCs.
+//! Crash consistency: power is cut at a random point while appends and
+//! offset commits are in flight; after reopening, every acknowledged record
+//! must be there, at its offset, with dense offsets and valid CRCs; every
+//! acknowledged commit must hold (or a later one); and an idempotent
+//! producer's acknowledged sequence, sent again, must not be stored twice.
+//! The disk model drops unsynced writes whole, keeps a random subset, or
+//! tears them at 512-byte or 4 KiB sectors (in any order), and loses
+//! directory entries that were not synced; the log switches files every
+//! few KiB so switching and reuse meet the cuts.
 //!
 //! `PIER_CRASH_TRIALS=n` runs more trials; `PIER_CRASH_SEED=s` reruns one.
 //! The deterministic trials run the writer by hand (one group commit per
@@ -12,7 +18,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{all_values, records};
+use pier_core::batch::ProducerStamp;
 use pier_core::faults::{DiskFaults, MemoryDisk, PowerCut};
+use pier_core::planted::PlantedBug;
+use pier_core::store::{AdminCommand, CommittedOffset};
 use pier_core::{AppendError, Location, ManualClock, Store, StoreOptions, TopicConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -33,6 +42,18 @@ fn trials() -> Vec<u64> {
 
 type Acked = BTreeMap<(u32, u64), String>;
 
+/// How a trial's store is set up; `planted` is a control's deliberate bug.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    fsync: bool,
+    planted: Option<PlantedBug>,
+}
+
+const CORRECT: Setup = Setup {
+    fsync: true,
+    planted: None,
+};
+
 fn store_options(manual: bool) -> StoreOptions {
     StoreOptions {
         page_cache_model: true,
@@ -48,134 +69,298 @@ struct TrialStats {
     cut_mid_run: bool,
 }
 
+/// Everything a trial sent, and what was acknowledged.
+#[derive(Default)]
+struct History {
+    acked: Acked,
+    submitted: BTreeMap<String, ()>,
+    /// Offset commits of group "g", in order: (partition, offset, acked).
+    commits: Vec<(u32, i64, bool)>,
+    /// Acknowledged idempotent batches: (partition, stamp, values, base offset).
+    idempotent: Vec<(u32, ProducerStamp, Vec<String>, u64)>,
+    /// Every idempotent batch sent, per partition: its base sequence.
+    sent_sequences: BTreeMap<u32, Vec<i32>>,
+}
+
+/// Batches a broker remembers per producer and partition (Kafka keeps 5):
+/// a client only ever resends what is in flight, at most this many.
+const RESEND_WINDOW: usize = 5;
+
+fn power_cut(rng: &mut ChaCha8Rng) -> PowerCut {
+    match rng.random_range(0..4) {
+        0 => PowerCut::DropAll,
+        1 => PowerCut::RandomSubset { seed: rng.random() },
+        2 => PowerCut::Torn {
+            seed: rng.random(),
+            sector_bytes: 512,
+        },
+        _ => PowerCut::Torn {
+            seed: rng.random(),
+            sector_bytes: 4096,
+        },
+    }
+}
+
 /// Reopens what survived and checks it against what was acknowledged.
-fn verify(
-    disk: MemoryDisk,
-    partitions: u32,
-    acked: &Acked,
-    submitted: &BTreeMap<String, ()>,
-) -> Result<(), String> {
+fn verify(disk: MemoryDisk, partitions: u32, h: &History, setup: Setup) -> Result<(), String> {
+    let options = StoreOptions {
+        planted_bug: setup.planted,
+        ..StoreOptions::default()
+    };
     let store = Store::open(
         Location::Memory(disk),
-        StoreOptions::default(),
+        options,
         Arc::new(ManualClock::new(0)),
     )
     .map_err(|e| format!("reopen failed: {e}"))?;
     if store.describe_topic("t").is_none() {
-        if acked.is_empty() {
+        if h.acked.is_empty() && !h.commits.iter().any(|c| c.2) {
             return Ok(());
         }
         return Err("topic lost although records were acknowledged".into());
     }
     for p in 0..partitions {
-        let values = all_values(&store, "t", p);
-        for (offset, value) in &values {
-            if !submitted.contains_key(value) {
-                return Err(format!("p{p}@{offset}: {value:?} was never written"));
+        check_partition(&store, p, h)?;
+    }
+    check_commits(&store, partitions, h)?;
+    check_resends(&store, h)
+}
+
+fn check_partition(store: &Store, p: u32, h: &History) -> Result<(), String> {
+    let values = all_values(store, "t", p);
+    for (offset, value) in &values {
+        if !h.submitted.contains_key(value) {
+            return Err(format!("p{p}@{offset}: {value:?} was never written"));
+        }
+    }
+    for ((_, offset), value) in h.acked.range((p, 0)..(p + 1, 0)) {
+        match values.get(*offset as usize) {
+            Some((o, v)) if o == offset && v == value => {}
+            other => {
+                return Err(format!(
+                    "acked p{p}@{offset}={value:?} missing; found {other:?}"
+                ));
             }
         }
-        for ((ap, offset), value) in acked.range((p, 0)..(p + 1, 0)) {
-            let _ = ap;
-            match values.get(*offset as usize) {
-                Some((o, v)) if o == offset && v == value => {}
-                other => {
-                    return Err(format!(
-                        "acked p{p}@{offset}={value:?} missing; found {other:?}"
-                    ));
-                }
+    }
+    Ok(())
+}
+
+/// An acknowledged commit holds after the cut, or a later one does.
+fn check_commits(store: &Store, partitions: u32, h: &History) -> Result<(), String> {
+    let committed = store.committed_offsets("g");
+    for p in 0..partitions {
+        let mine: Vec<&(u32, i64, bool)> = h.commits.iter().filter(|c| c.0 == p).collect();
+        let last_acked = mine.iter().rposition(|c| c.2);
+        let got = committed.get(&("t".to_owned(), p)).map(|c| c.offset);
+        let allowed: Vec<i64> = mine[last_acked.unwrap_or(0)..]
+            .iter()
+            .map(|c| c.1)
+            .collect();
+        match (last_acked, got) {
+            (None, None) => {}
+            (_, Some(o)) if allowed.contains(&o) => {}
+            _ => {
+                return Err(format!(
+                    "p{p}: committed offset {got:?} after the cut; acknowledged commits {:?}",
+                    mine.iter().filter(|c| c.2).map(|c| c.1).collect::<Vec<_>>()
+                ));
             }
         }
-        let next = store
-            .append_blocking("t", p, records(&["after"], 0))
-            .map_err(|e| format!("append after reopen: {e}"))?;
-        if next.base_offset != values.len() as u64 {
+    }
+    Ok(())
+}
+
+/// Each acknowledged idempotent batch among the last five sent to its
+/// partition (what a client may still have in flight), sent again, is
+/// answered with its first offsets and not stored again.
+fn check_resends(store: &Store, h: &History) -> Result<(), String> {
+    let recent = |p: u32, seq: i32| {
+        let sent = h.sent_sequences.get(&p).map_or(&[][..], Vec::as_slice);
+        sent[sent.len().saturating_sub(RESEND_WINDOW)..].contains(&seq)
+    };
+    for (p, stamp, values, base) in &h.idempotent {
+        if !recent(*p, stamp.base_sequence) {
+            continue;
+        }
+        let before = store.offsets("t", *p).map_err(|e| e.to_string())?.1;
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let again = store
+            .append_blocking("t", *p, stamped(&refs, *stamp))
+            .map_err(|e| format!("resend of p{p} seq {}: {e}", stamp.base_sequence))?;
+        let after = store.offsets("t", *p).map_err(|e| e.to_string())?.1;
+        if again.base_offset != *base || after != before {
             return Err(format!(
-                "p{p}: append after reopen got {}, want {}",
-                next.base_offset,
-                values.len()
+                "p{p} seq {} sent again was stored again at {} (first at {base})",
+                stamp.base_sequence, again.base_offset
             ));
         }
     }
     Ok(())
 }
 
-fn deterministic_trial(seed: u64, fsync: bool) -> Result<TrialStats, String> {
+fn stamped(values: &[&str], stamp: ProducerStamp) -> bytes::Bytes {
+    let records: Vec<pier_core::batch::NewRecord> = values
+        .iter()
+        .map(|v| pier_core::batch::NewRecord {
+            value: Some(bytes::Bytes::copy_from_slice(v.as_bytes())),
+            ..Default::default()
+        })
+        .collect();
+    pier_core::batch::build(
+        &records,
+        kafka_protocol::records::Compression::None,
+        Some(stamp),
+    )
+}
+
+fn open_trial_store(
+    rng: &mut ChaCha8Rng,
+    disk: &MemoryDisk,
+    setup: Setup,
+    clock: &ManualClock,
+    faults: &Arc<DiskFaults>,
+) -> Result<Store, String> {
+    let options = StoreOptions {
+        fsync: setup.fsync,
+        planted_bug: setup.planted,
+        // Small log files: switching and reuse happen in every trial.
+        wal_switch_bytes: rng.random_range(2_048..=32_768),
+        ..store_options(true)
+    };
+    Store::open_with_faults(
+        Location::Memory(disk.clone()),
+        options,
+        Arc::new(clock.clone()),
+        faults.clone(),
+    )
+    .map_err(|e| format!("open: {e}"))
+}
+
+/// One round: a few appends (some idempotent) and maybe a commit, then one
+/// group commit; what was acknowledged goes into `h`.
+fn round(
+    rng: &mut ChaCha8Rng,
+    store: &Store,
+    partitions: u32,
+    tag: &str,
+    sequences: &mut BTreeMap<u32, i32>,
+    h: &mut History,
+) -> Result<(), String> {
+    let mut pending = Vec::new();
+    for i in 0..rng.random_range(1..=16) {
+        let p = rng.random_range(0..partitions);
+        let n = rng.random_range(1..=3);
+        let values: Vec<String> = (0..n).map(|j| format!("{tag}a{i}n{j}")).collect();
+        for v in &values {
+            h.submitted.insert(v.clone(), ());
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let stamp = rng.random_bool(0.3).then(|| {
+            let next = sequences.entry(p).or_insert(0);
+            let stamp = ProducerStamp {
+                producer_id: 1_000,
+                producer_epoch: 0,
+                base_sequence: *next,
+            };
+            *next += n;
+            h.sent_sequences
+                .entry(p)
+                .or_default()
+                .push(stamp.base_sequence);
+            stamp
+        });
+        let batch = match stamp {
+            Some(s) => stamped(&refs, s),
+            None => records(&refs, 0),
+        };
+        match store.submit_append("t", p, batch) {
+            Ok(rx) => pending.push((p, values, stamp, rx)),
+            Err(AppendError::Poisoned(_)) => {}
+            Err(e) => return Err(format!("submit: {e}")),
+        }
+    }
+    store.step_writer();
+    for (p, values, stamp, mut rx) in pending {
+        match rx
+            .try_recv()
+            .map_err(|e| format!("no answer after commit: {e}"))?
+        {
+            Ok(done) => {
+                if let Some(s) = stamp {
+                    h.idempotent.push((p, s, values.clone(), done.base_offset));
+                }
+                for (k, v) in values.into_iter().enumerate() {
+                    h.acked.insert((p, done.base_offset + k as u64), v);
+                }
+            }
+            Err(AppendError::Poisoned(_)) => {}
+            Err(e) => return Err(format!("append: {e}")),
+        }
+    }
+    if rng.random_bool(0.4) {
+        commit(rng, store, partitions, h);
+    }
+    Ok(())
+}
+
+fn commit(rng: &mut ChaCha8Rng, store: &Store, partitions: u32, h: &mut History) {
+    let p = rng.random_range(0..partitions);
+    let offset = rng.random_range(0..1_000);
+    let command = AdminCommand::CommitOffsets {
+        group: "g".to_owned(),
+        offsets: vec![(
+            "t".to_owned(),
+            p,
+            CommittedOffset {
+                offset,
+                metadata: String::new(),
+            },
+        )],
+    };
+    let acked = store.admin_blocking(command).is_ok();
+    h.commits.push((p, offset, acked));
+}
+
+fn deterministic_trial(seed: u64, setup: Setup) -> Result<TrialStats, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let disk = MemoryDisk::new();
     let faults = DiskFaults::new(true);
-    let manual_clock = ManualClock::new(0);
-    let clock = Arc::new(manual_clock.clone());
-    let options = StoreOptions {
-        fsync,
-        ..store_options(true)
-    };
-    let store = Store::open_with_faults(
-        Location::Memory(disk.clone()),
-        options,
-        clock,
-        faults.clone(),
-    )
-    .map_err(|e| format!("open: {e}"))?;
+    let clock = ManualClock::new(0);
+    let store = open_trial_store(&mut rng, &disk, setup, &clock, &faults)?;
     let partitions = rng.random_range(1..=3);
-    let mode = if rng.random_bool(0.5) {
-        PowerCut::DropAll
-    } else {
-        PowerCut::RandomSubset { seed: rng.random() }
-    };
+    let mode = power_cut(&mut rng);
     // Creating the topic may itself be cut short.
-    faults.cut_power_at_op(rng.random_range(1..=100), mode);
-    let mut acked = Acked::new();
-    let mut submitted = BTreeMap::new();
+    faults.cut_power_at_op(rng.random_range(1..=80), mode);
+    let mut h = History::default();
+    let mut sequences = BTreeMap::new();
     if store
         .create_topic_blocking("t", partitions, TopicConfig::default())
         .is_ok()
     {
-        for round in 0..rng.random_range(1..=30) {
+        for r in 0..rng.random_range(1..=30) {
             // Moves time so the writer's checkpoints land between rounds.
-            manual_clock.advance_ms(rng.random_range(0..600));
-            let mut pending = Vec::new();
-            for i in 0..rng.random_range(1..=16) {
-                let p = rng.random_range(0..partitions);
-                let n = rng.random_range(1..=3);
-                let values: Vec<String> =
-                    (0..n).map(|j| format!("s{seed}r{round}a{i}n{j}")).collect();
-                for v in &values {
-                    submitted.insert(v.clone(), ());
-                }
-                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-                match store.submit_append("t", p, records(&refs, 0)) {
-                    Ok(rx) => pending.push((p, values, rx)),
-                    Err(AppendError::Poisoned(_)) => {}
-                    Err(e) => return Err(format!("submit: {e}")),
-                }
-            }
-            store.step_writer();
-            for (p, values, mut rx) in pending {
-                match rx
-                    .try_recv()
-                    .map_err(|e| format!("no answer after commit: {e}"))?
-                {
-                    Ok(done) => {
-                        for (k, v) in values.into_iter().enumerate() {
-                            acked.insert((p, done.base_offset + k as u64), v);
-                        }
-                    }
-                    Err(AppendError::Poisoned(_)) => {}
-                    Err(e) => return Err(format!("append: {e}")),
-                }
-            }
+            clock.advance_ms(rng.random_range(0..600));
+            round(
+                &mut rng,
+                &store,
+                partitions,
+                &format!("s{seed}r{r}"),
+                &mut sequences,
+                &mut h,
+            )?;
             if faults.is_powered_off() {
                 break;
             }
         }
     }
     let stats = TrialStats {
-        acked: acked.len(),
+        acked: h.acked.len(),
         cut_mid_run: faults.is_powered_off(),
     };
     faults.cut_power(mode);
     drop(store);
-    verify(disk, partitions, &acked, &submitted)?;
+    verify(disk, partitions, &h, setup)?;
     Ok(stats)
 }
 
@@ -185,7 +370,7 @@ fn acknowledged_appends_survive_power_cuts() {
     let mut failures = Vec::new();
     let (mut acked, mut cut_mid_run) = (0, 0);
     for &seed in &seeds {
-        match deterministic_trial(seed, true) {
+        match deterministic_trial(seed, CORRECT) {
             Ok(stats) => {
                 acked += stats.acked;
                 cut_mid_run += usize::from(stats.cut_mid_run);
@@ -262,7 +447,12 @@ fn concurrent_appenders_survive_power_cuts() {
         }
         faults.cut_power(mode);
         drop(store);
-        if let Err(e) = verify(disk, 2, &acked, &submitted) {
+        let h = History {
+            acked,
+            submitted,
+            ..History::default()
+        };
+        if let Err(e) = verify(disk, 2, &h, CORRECT) {
             panic!("threaded seed {seed}: {e}");
         }
     }
@@ -272,9 +462,42 @@ fn concurrent_appenders_survive_power_cuts() {
 /// are only in the page cache and a power cut loses them.
 #[test]
 fn without_fsync_power_cuts_lose_acknowledged_records() {
+    let setup = Setup {
+        fsync: false,
+        planted: None,
+    };
     let lost = (0..200)
-        .filter(|&seed| deterministic_trial(seed, false).is_err())
+        .filter(|&seed| deterministic_trial(seed, setup).is_err())
         .count();
     eprintln!("without fsync: {lost} of 200 trials lost acknowledged records");
     assert!(lost > 20, "only {lost} of 200 trials noticed a loss");
+}
+
+/// Controls: each planted bug is caught by some trials, with the seed that
+/// shows it.
+#[test]
+fn the_trials_catch_every_planted_storage_bug() {
+    for bug in [
+        PlantedBug::SkipLogSync,
+        PlantedBug::SkipDirSync,
+        PlantedBug::AcceptDuplicateSequence,
+    ] {
+        let setup = Setup {
+            fsync: true,
+            planted: Some(bug),
+        };
+        let caught: Vec<(u64, String)> = (0..200)
+            .filter_map(|seed| deterministic_trial(seed, setup).err().map(|e| (seed, e)))
+            .collect();
+        eprintln!(
+            "{bug:?}: caught by {} of 200 trials; e.g. seed {:?}",
+            caught.len(),
+            caught.first()
+        );
+        assert!(
+            caught.len() > 10,
+            "{bug:?} caught by only {} of 200 trials",
+            caught.len()
+        );
+    }
 }

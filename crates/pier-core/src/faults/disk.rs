@@ -31,6 +31,10 @@ pub enum PowerCut {
     DropAll,
     /// Each unsynced write independently survives or not, by this seed.
     RandomSubset { seed: u64 },
+    /// Each `sector_bytes` sector of each unsynced write independently
+    /// survives or not: torn writes, and later writes reaching the disk
+    /// before earlier ones (a disk reorders what it was not told to sync).
+    Torn { seed: u64, sector_bytes: u32 },
 }
 
 /// The switches of one faulty disk, shared between the backend (owned by
@@ -47,11 +51,14 @@ pub struct DiskFaults {
     powered_off: AtomicBool,
     /// Cut power when the n-th write or sync starts (1-based); 0 = never.
     cut_at_op: AtomicU64,
-    cut_mode_seed: AtomicU64,
+    armed_cut: Mutex<Option<PowerCut>>,
     ops: AtomicU64,
     syncs_ok: AtomicU64,
     /// Every file on this disk, so a cut can decide what reached each.
     caches: Mutex<Vec<Arc<PageCache>>>,
+    /// The RAM directory the files live in, whose unsynced entries a cut
+    /// loses (real directories are the file system's business).
+    dir: Mutex<Option<crate::faults::MemoryDisk>>,
 }
 
 /// Unsynced writes of one file, over the file itself. `inner` is `None`
@@ -130,13 +137,15 @@ impl DiskFaults {
 
     /// Arms a power cut at the start of the `op`-th write or sync from now.
     pub fn cut_power_at_op(&self, op: u64, mode: PowerCut) {
-        let seed = match mode {
-            PowerCut::DropAll => 0,
-            PowerCut::RandomSubset { seed } => seed | 1,
-        };
-        self.cut_mode_seed.store(seed, Ordering::SeqCst);
+        *self.armed_cut.lock().expect("cut lock") = Some(mode);
         self.cut_at_op
             .store(self.ops.load(Ordering::SeqCst) + op, Ordering::SeqCst);
+    }
+
+    /// The RAM directory whose entries a power cut puts back to their
+    /// last sync.
+    pub fn attach_dir(&self, dir: crate::faults::MemoryDisk) {
+        *self.dir.lock().expect("dir lock") = Some(dir);
     }
 
     pub fn is_powered_off(&self) -> bool {
@@ -159,24 +168,26 @@ impl DiskFaults {
         if self.powered_off.swap(true, Ordering::SeqCst) {
             return;
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(match mode {
+        let seed = match mode {
             PowerCut::DropAll => 0,
-            PowerCut::RandomSubset { seed } => seed,
-        });
+            PowerCut::RandomSubset { seed } | PowerCut::Torn { seed, .. } => seed,
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for cache in self.caches.lock().expect("caches lock").iter() {
             let mut pending = cache.pending.lock().expect("pending lock");
-            if matches!(mode, PowerCut::RandomSubset { .. })
-                && let Ok(inner) = cache.inner()
-            {
+            if let Ok(inner) = cache.inner() {
                 for (offset, data) in pending.iter() {
-                    if rng.random_bool(0.5) {
-                        // Best effort: a failure here is the same as the
-                        // write never reaching the platter.
-                        let _ = inner.write(*offset, data);
+                    // Best effort: a failed write is the same as one that
+                    // never reached the platter.
+                    for (at, piece) in surviving(mode, *offset, data, &mut rng) {
+                        let _ = inner.write(at, piece);
                     }
                 }
             }
             pending.clear();
+        }
+        if let Some(dir) = self.dir.lock().expect("dir lock").as_ref() {
+            dir.power_cut();
         }
     }
 
@@ -241,16 +252,51 @@ impl DiskFaults {
         self.check_power()?;
         let op = self.ops.fetch_add(1, Ordering::SeqCst) + 1;
         if self.cut_at_op.load(Ordering::SeqCst) == op {
-            let seed = self.cut_mode_seed.load(Ordering::SeqCst);
-            let mode = if seed == 0 {
-                PowerCut::DropAll
-            } else {
-                PowerCut::RandomSubset { seed }
-            };
+            let mode = self
+                .armed_cut
+                .lock()
+                .expect("cut lock")
+                .unwrap_or(PowerCut::DropAll);
             self.cut_power(mode);
             return Err(injected(io::ErrorKind::BrokenPipe, "power cut"));
         }
         Ok(())
+    }
+}
+
+/// The pieces of one unsynced write that reach the disk in a cut.
+fn surviving<'a>(
+    mode: PowerCut,
+    offset: u64,
+    data: &'a [u8],
+    rng: &mut ChaCha8Rng,
+) -> Vec<(u64, &'a [u8])> {
+    match mode {
+        PowerCut::DropAll => Vec::new(),
+        PowerCut::RandomSubset { .. } => {
+            if rng.random_bool(0.5) {
+                vec![(offset, data)]
+            } else {
+                Vec::new()
+            }
+        }
+        PowerCut::Torn { sector_bytes, .. } => {
+            let sector = u64::from(sector_bytes.max(1));
+            let mut out = Vec::new();
+            let mut at = offset;
+            let end = offset + data.len() as u64;
+            while at < end {
+                // Up to the next sector boundary of the file.
+                let next = ((at / sector) + 1) * sector;
+                let stop = next.min(end);
+                if rng.random_bool(0.5) {
+                    let range = (at - offset) as usize..(stop - offset) as usize;
+                    out.push((at, &data[range]));
+                }
+                at = stop;
+            }
+            out
+        }
     }
 }
 
@@ -467,6 +513,48 @@ mod tests {
         faults.cut_power(PowerCut::DropAll);
         assert_eq!(read_back(&mem, 10, 5), [0; 5]);
         assert!(backend.write(0, b"x").is_err(), "dead after the cut");
+    }
+
+    #[test]
+    fn a_torn_cut_keeps_whole_sectors_only_some_of_them() {
+        let (mem, faults, backend) = disk();
+        backend.set_len(8192).unwrap();
+        // 3 KiB from 256: pieces end at the 512-byte sector boundaries.
+        backend.write(256, &[7u8; 3072]).unwrap();
+        faults.cut_power(PowerCut::Torn {
+            seed: 3,
+            sector_bytes: 512,
+        });
+        let after = read_back(&mem, 0, 4096);
+        let mut kept = 0;
+        for sector in after.chunks(512) {
+            let first = sector.iter().position(|b| *b == 7);
+            let last = sector.iter().rposition(|b| *b == 7);
+            if let (Some(a), Some(b)) = (first, last) {
+                kept += 1;
+                assert!(
+                    sector[a..=b].iter().all(|x| *x == 7),
+                    "a sector is whole or absent"
+                );
+            }
+        }
+        assert!(
+            kept > 0 && kept < 7,
+            "some of the 7 sectors survive: {kept}"
+        );
+    }
+
+    #[test]
+    fn a_cut_loses_directory_entries_that_were_not_synced() {
+        let dir = MemoryDisk::new();
+        dir.file("old").set_len(1).unwrap();
+        dir.sync_dir();
+        dir.file("new").set_len(1).unwrap();
+        dir.rename("old", "renamed");
+        let faults = DiskFaults::new(true);
+        faults.attach_dir(dir.clone());
+        faults.cut_power(PowerCut::DropAll);
+        assert!(dir.exists("old") && !dir.exists("renamed") && !dir.exists("new"));
     }
 
     #[test]

@@ -1,5 +1,11 @@
 //! A RAM "directory" of files that outlives the database using it, so a
 //! test can cut power, drop the `Database`, and reopen what was persisted.
+//!
+//! Its directory entries behave as a real file system's: creating,
+//! renaming or removing a file is volatile until [`MemoryDisk::sync_dir`]
+//! (an fsync of the directory); a power cut ([`MemoryDisk::power_cut`])
+//! puts the entries back as they were at the last sync, so a file created
+//! and written but whose entry was never synced is gone.
 
 use std::collections::HashMap;
 use std::io;
@@ -10,7 +16,14 @@ use redb::StorageBackend;
 /// A set of named in-memory files. Clones share the same files.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDisk {
-    files: Arc<Mutex<HashMap<String, MemoryFile>>>,
+    dir: Arc<Mutex<Entries>>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    live: HashMap<String, MemoryFile>,
+    /// The entries as of the last directory sync.
+    durable: HashMap<String, MemoryFile>,
 }
 
 impl MemoryDisk {
@@ -18,14 +31,46 @@ impl MemoryDisk {
         Self::default()
     }
 
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.dir.lock().expect("memory disk lock")
+    }
+
     /// The file called `name`, created empty on first use.
     pub fn file(&self, name: &str) -> MemoryFile {
-        self.files
-            .lock()
-            .expect("memory disk lock")
+        self.entries()
+            .live
             .entry(name.to_owned())
             .or_default()
             .clone()
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.entries().live.contains_key(name)
+    }
+
+    pub fn remove(&self, name: &str) {
+        self.entries().live.remove(name);
+    }
+
+    /// Renames `from` (which must exist) over `to`.
+    pub fn rename(&self, from: &str, to: &str) {
+        let mut e = self.entries();
+        if let Some(f) = e.live.remove(from) {
+            e.live.insert(to.to_owned(), f);
+        }
+    }
+
+    /// Makes the current entries survive a power cut (fsync of the
+    /// directory).
+    pub fn sync_dir(&self) {
+        let mut e = self.entries();
+        e.durable = e.live.clone();
+    }
+
+    /// Puts the entries back as of the last [`Self::sync_dir`].
+    pub fn power_cut(&self) {
+        let mut e = self.entries();
+        e.live = e.durable.clone();
     }
 }
 

@@ -59,6 +59,15 @@ pub struct StoreOptions {
     pub page_cache_model: bool,
     /// Run no writer thread; the caller commits with [`Store::step_writer`].
     pub manual_writer: bool,
+    /// Switch write-ahead log files past this size (default
+    /// [`wal::WAL_SWITCH_BYTES`]); power-cut trials make it small so
+    /// switching and reuse meet the cuts.
+    pub wal_switch_bytes: u64,
+    /// A deliberate bug, for the controls of the checkers (power-cut
+    /// trials, simulator, nemesis): each must catch it. Never set it
+    /// otherwise.
+    #[doc(hidden)]
+    pub planted_bug: Option<crate::planted::PlantedBug>,
 }
 
 impl Default for StoreOptions {
@@ -69,6 +78,8 @@ impl Default for StoreOptions {
             quick_repair: true,
             page_cache_model: false,
             manual_writer: false,
+            wal_switch_bytes: wal::WAL_SWITCH_BYTES,
+            planted_bug: None,
         }
     }
 }
@@ -84,6 +95,8 @@ pub(crate) struct Shared {
     pub offsets: std::sync::RwLock<offsets::OffsetCache>,
     /// fdatasync the log before acknowledging (the durability switch).
     pub fsync: std::sync::atomic::AtomicBool,
+    /// A deliberate bug for a checker's control ([`StoreOptions::planted_bug`]).
+    pub planted_bug: Option<crate::planted::PlantedBug>,
 }
 
 impl Shared {
@@ -167,15 +180,17 @@ impl Store {
         faults: Arc<DiskFaults>,
     ) -> Result<Self, OpenError> {
         let started = std::time::Instant::now();
-        let opened = open::open_db(&location, &faults)?;
+        let sync_dirs = options.planted_bug != Some(crate::planted::PlantedBug::SkipDirSync);
+        let opened = open::open_db(&location, &faults, sync_dirs)?;
         let applied = open::applied_seq(&opened.db)?;
         let wal_io = |source| OpenError::Io {
             path: open::WAL_FILES[0].into(),
             source,
         };
         let [wal_a, wal_b] = opened.wal;
-        let (wal, replay) =
+        let (mut wal, replay) =
             wal::Wal::open([Box::new(wal_a), Box::new(wal_b)], applied).map_err(wal_io)?;
+        wal.switch_bytes = options.wal_switch_bytes.max(1);
         open::replay_wal(&opened.db, &replay)?;
         let catalog = open::load_catalog(&opened.db)?;
         let recovery = RecoveryReport {
@@ -200,6 +215,7 @@ impl Store {
             stats: StoreStats::default(),
             offsets: std::sync::RwLock::new(offsets::load(&db).map_err(OpenError::Corrupt)?),
             fsync: std::sync::atomic::AtomicBool::new(options.fsync),
+            planted_bug: options.planted_bug,
         });
         let (tx, rx) = mpsc::channel(WRITER_QUEUE_MAX);
         let applier = applier::Applier {

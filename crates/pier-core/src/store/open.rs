@@ -49,24 +49,23 @@ pub(crate) struct Opened {
     pub repaired: bool,
 }
 
-pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<Opened, OpenError> {
+/// Opens (or creates) the database and both log files. `sync_dirs`: make
+/// created and renamed entries durable (off only for a planted bug).
+pub(crate) fn open_db(
+    location: &Location,
+    faults: &Arc<DiskFaults>,
+    sync_dirs: bool,
+) -> Result<Opened, OpenError> {
     match location {
-        Location::Memory(disk) => {
-            let file = disk.file(DB_FILE);
-            let fresh = file.len_bytes() == 0;
-            let (db, repaired) = open_backend(FaultyBackend::new(file, faults.clone()))?;
-            if fresh {
-                init_tables(&db)?;
-            }
-            let wal = WAL_FILES.map(|name| FaultyBackend::new(disk.file(name), faults.clone()));
-            Ok(Opened { db, wal, repaired })
-        }
+        Location::Memory(disk) => open_memory(disk, faults, sync_dirs),
         Location::Dir(dir) => {
             let dir_is_new = !dir.exists();
             fs::create_dir_all(dir).map_err(io_err(dir))?;
             if dir_is_new {
                 // The directory's own entry must survive a power cut too.
-                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty())
+                    && sync_dirs
+                {
                     sync_dir(parent)?;
                 }
             }
@@ -76,7 +75,7 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                 for name in WAL_FILES {
                     let _ = fs::remove_file(dir.join(name));
                 }
-                create_by_rename(dir)?;
+                create_by_rename(dir, sync_dirs)?;
             }
             let file = OpenOptions::new()
                 .read(true)
@@ -104,7 +103,7 @@ pub(crate) fn open_db(location: &Location, faults: &Arc<DiskFaults>) -> Result<O
                 ))
             };
             let wal = [open_wal(WAL_FILES[0])?, open_wal(WAL_FILES[1])?];
-            if created {
+            if created && sync_dirs {
                 // A log file whose directory entry is lost in a power cut
                 // takes every acknowledged append in it along.
                 sync_dir(dir)?;
@@ -171,7 +170,7 @@ fn open_backend(backend: impl StorageBackend) -> Result<(Database, bool), OpenEr
 
 /// A new database is built under a temporary name and renamed into place, so
 /// a crash during creation never leaves a half-made `pier.redb`.
-fn create_by_rename(dir: &Path) -> Result<(), OpenError> {
+fn create_by_rename(dir: &Path, sync_dirs: bool) -> Result<(), OpenError> {
     let tmp = dir.join(DB_TMP_FILE);
     let _ = fs::remove_file(&tmp);
     {
@@ -183,7 +182,42 @@ fn create_by_rename(dir: &Path) -> Result<(), OpenError> {
         .map_err(io_err(&tmp))?;
     let path = dir.join(DB_FILE);
     fs::rename(&tmp, &path).map_err(io_err(&path))?;
-    sync_dir(dir)
+    if sync_dirs {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// [`open_db`] in a RAM directory, with the same steps as on disk (a new
+/// database built under a temporary name, renamed, the directory synced;
+/// new log files' entries synced), so power cuts test them.
+fn open_memory(
+    disk: &MemoryDisk,
+    faults: &Arc<DiskFaults>,
+    sync_dirs: bool,
+) -> Result<Opened, OpenError> {
+    faults.attach_dir(disk.clone());
+    if !disk.exists(DB_FILE) {
+        for name in WAL_FILES {
+            disk.remove(name);
+        }
+        disk.remove(DB_TMP_FILE);
+        let tmp = disk.file(DB_TMP_FILE);
+        let (db, _) = open_backend(FaultyBackend::new(tmp, faults.clone()))?;
+        init_tables(&db)?;
+        drop(db);
+        disk.rename(DB_TMP_FILE, DB_FILE);
+        if sync_dirs {
+            disk.sync_dir();
+        }
+    }
+    let (db, repaired) = open_backend(FaultyBackend::new(disk.file(DB_FILE), faults.clone()))?;
+    let created = WAL_FILES.iter().any(|name| !disk.exists(name));
+    let wal = WAL_FILES.map(|name| FaultyBackend::new(disk.file(name), faults.clone()));
+    if created && sync_dirs {
+        disk.sync_dir();
+    }
+    Ok(Opened { db, wal, repaired })
 }
 
 /// Makes the entries of `dir` (files created, renamed or removed in it)

@@ -61,6 +61,9 @@ pub(crate) struct Wal {
     pub next_seq: u64,
     /// Highest sequence number a checkpoint has made durable in redb.
     pub checkpointed: Arc<AtomicU64>,
+    /// Switch files past this many bytes ([`WAL_SWITCH_BYTES`] unless a
+    /// test makes switches and reuse frequent).
+    pub switch_bytes: u64,
 }
 
 impl Wal {
@@ -111,6 +114,7 @@ impl Wal {
             active: 0,
             next_seq,
             checkpointed: Arc::new(AtomicU64::new(next_seq - 1)),
+            switch_bytes: WAL_SWITCH_BYTES,
         };
         Ok((wal, entries))
     }
@@ -144,7 +148,7 @@ impl Wal {
     fn maybe_switch(&mut self) {
         let other = 1 - self.active;
         let free = self.files[other].max_seq <= self.checkpointed.load(Ordering::SeqCst);
-        if self.files[self.active].end >= WAL_SWITCH_BYTES && free {
+        if self.files[self.active].end >= self.switch_bytes && free {
             self.active = other;
             self.files[other].end = 0;
         }
