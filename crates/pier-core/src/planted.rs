@@ -15,6 +15,8 @@ pub enum PlantedBug {
     SkipDirSync,
     /// Store an idempotent producer's retried sequence a second time.
     AcceptDuplicateSequence,
+    /// Answer a queue ACCEPT without logging it.
+    ForgetQueueAccept,
 }
 
 impl std::str::FromStr for PlantedBug {
@@ -25,8 +27,10 @@ impl std::str::FromStr for PlantedBug {
             "skip-log-sync" => Ok(Self::SkipLogSync),
             "skip-dir-sync" => Ok(Self::SkipDirSync),
             "accept-duplicate-sequence" => Ok(Self::AcceptDuplicateSequence),
+            "forget-queue-accept" => Ok(Self::ForgetQueueAccept),
             other => Err(format!(
-                "no planted bug {other:?} (skip-log-sync, skip-dir-sync, accept-duplicate-sequence)"
+                "no planted bug {other:?} (skip-log-sync, skip-dir-sync, \
+                 accept-duplicate-sequence, forget-queue-accept)"
             )),
         }
     }

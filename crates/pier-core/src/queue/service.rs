@@ -288,6 +288,10 @@ impl Queues {
             let mut jitter = || rng.random::<f64>();
             op(&mut groups, &mut jitter)?
         };
+        let mut events = events;
+        if self.inner.store.planted_bug() == Some(crate::planted::PlantedBug::ForgetQueueAccept) {
+            events.retain(|e| !matches!(e, Event::Accepted { .. }));
+        }
         if events.is_empty() {
             return Ok(out);
         }

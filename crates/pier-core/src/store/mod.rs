@@ -312,6 +312,12 @@ impl Store {
             .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// The deliberate bug this store was opened with (controls only).
+    #[doc(hidden)]
+    pub fn planted_bug(&self) -> Option<crate::planted::PlantedBug> {
+        self.inner.shared.planted_bug
+    }
+
     pub fn fsync_enabled(&self) -> bool {
         self.inner
             .shared
