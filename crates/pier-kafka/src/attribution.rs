@@ -25,7 +25,7 @@ const REUSE_MS: i64 = 1_000;
 const ENTRIES_MAX: usize = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Resolved {
+pub struct Resolved {
     pub group: String,
     pub who: String,
     pub rule: &'static str,
@@ -36,14 +36,14 @@ pub(crate) struct Resolved {
 type Cache = HashMap<(u64, String, u32), (Resolved, i64)>;
 
 #[derive(Debug, Default)]
-pub(crate) struct Attribution {
+pub struct Attribution {
     remembered: Mutex<HashMap<(String, IpAddr), String>>,
     cache: Mutex<Cache>,
 }
 
 impl Attribution {
     /// `client_id` at `ip` committed or fetched offsets for `group`.
-    pub fn remember(&self, client_id: &str, ip: IpAddr, group: &str) {
+    pub(crate) fn remember(&self, client_id: &str, ip: IpAddr, group: &str) {
         let mut r = self.remembered.lock().expect("attribution lock");
         if r.len() >= ENTRIES_MAX {
             r.clear();
@@ -51,7 +51,7 @@ impl Attribution {
         r.insert((client_id.to_owned(), ip), group.to_owned());
     }
 
-    pub fn resolve(&self, ctx: &Ctx, topic: &str, partition: u32, now_ms: i64) -> Resolved {
+    pub(crate) fn resolve(&self, ctx: &Ctx, topic: &str, partition: u32, now_ms: i64) -> Resolved {
         let key = (ctx.connection, topic.to_owned(), partition);
         if let Some((r, at)) = self.cache.lock().expect("attribution lock").get(&key)
             && now_ms - at < REUSE_MS

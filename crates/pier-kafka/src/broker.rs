@@ -32,6 +32,12 @@ pub struct BrokerConfig {
     /// What happened to every record (shared by clones, kept across
     /// restarts: it must outlive a crash to judge it).
     pub ledger: Arc<pier_core::ledger::Ledger>,
+    /// Which group each consumer serves, as the ledger infers it (shared,
+    /// kept across restarts: a consumer keeps fetching through one).
+    pub attribution: Arc<crate::attribution::Attribution>,
+    /// Connection ids, never reused across restarts (the ledger tells a
+    /// retried fetch from a new consumer by them).
+    pub connection_ids: Arc<AtomicU64>,
 }
 
 impl Default for BrokerConfig {
@@ -45,6 +51,8 @@ impl Default for BrokerConfig {
             authorization: false,
             acls: Arc::new(crate::acl::AclStore::in_memory()),
             ledger: Arc::new(pier_core::ledger::Ledger::default()),
+            attribution: Arc::default(),
+            connection_ids: Arc::new(AtomicU64::new(1)),
         }
     }
 }
@@ -70,9 +78,6 @@ pub struct Broker {
     pub groups: Coordinator,
     pub config: BrokerConfig,
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
-    next_connection_id: AtomicU64,
-    /// Which group a consumer belongs to, for the ledger.
-    pub(crate) attribution: crate::attribution::Attribution,
 }
 
 impl Broker {
@@ -84,8 +89,6 @@ impl Broker {
             groups: Coordinator::new(Arc::new(pier_core::SystemClock)),
             config,
             clients: Mutex::new(BTreeMap::new()),
-            next_connection_id: AtomicU64::new(1),
-            attribution: crate::attribution::Attribution::default(),
         })
     }
 
@@ -99,7 +102,7 @@ impl Broker {
     }
 
     pub(crate) fn register(&self, peer: SocketAddr) -> u64 {
-        let id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.config.connection_ids.fetch_add(1, Ordering::Relaxed);
         let info = ClientInfo {
             connection_id: id,
             peer,

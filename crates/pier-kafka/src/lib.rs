@@ -4,7 +4,7 @@
 
 pub mod acl;
 mod apis;
-mod attribution;
+pub mod attribution;
 mod auth;
 mod broker;
 mod conn;

@@ -249,7 +249,22 @@ impl Ledger {
                     v.iter().filter(|x| x.at_ms >= since).cloned().collect()
                 };
                 lists.push((FindingKind::DeliveredMoreThanOnce, within(&gp.redelivered)));
-                lists.push((FindingKind::CommittedWithoutDelivery, within(&gp.skipped)));
+                // Only what is still unsent: a group that reads them later
+                // (a reset, a seek back) did not skip them after all.
+                let still: Vec<Span> = within(&gp.skipped)
+                    .into_iter()
+                    .flat_map(|x| {
+                        gp.delivered
+                            .gaps(x.first_offset, x.last_offset)
+                            .into_iter()
+                            .map(move |(a, b)| Span {
+                                first_offset: a,
+                                last_offset: b,
+                                ..x.clone()
+                            })
+                    })
+                    .collect();
+                lists.push((FindingKind::CommittedWithoutDelivery, still));
                 lists.push((FindingKind::DeadLettered, within(&gp.dead_lettered)));
             }
         }

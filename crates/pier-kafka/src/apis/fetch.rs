@@ -70,6 +70,7 @@ fn note_deliveries(ctx: &Ctx, request: &FetchRequest, response: &FetchResponse) 
             let topic = t.topic.0.as_str();
             let who = ctx
                 .broker
+                .config
                 .attribution
                 .resolve(ctx, topic, partition, now_ms);
             ledger.fetched(&pier_core::ledger::Fetched {

@@ -65,6 +65,7 @@ pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCom
     }
     if !accepted.is_empty() {
         ctx.broker
+            .config
             .attribution
             .remember(&ctx.client_id, ctx.peer.ip(), &group);
         let command = AdminCommand::CommitOffsets {

@@ -27,6 +27,7 @@ fn lookup(ctx: &Ctx, group: &str, topics: Option<Vec<(TopicName, Vec<i32>)>>) ->
     // A consumer asks where its group stands before it fetches: the
     // ledger's hint for consumers that assign partitions themselves.
     ctx.broker
+        .config
         .attribution
         .remember(&ctx.client_id, ctx.peer.ip(), group);
     let committed = ctx.broker.store.committed_offsets(group);

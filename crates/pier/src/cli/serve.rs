@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// (`PUT /api/v1/ledger`).
     #[arg(long)]
     no_ledger: bool,
+    /// A deliberate bug, for the controls of the reliability checkers
+    /// (`docs/reliability.md`). Never use it otherwise.
+    #[arg(long, hide = true)]
+    planted_bug: Option<pier::pier_core::planted::PlantedBug>,
     /// Allow --kafka / --http on a non-loopback address (reachable from
     /// other machines). The HTTP API then requires a bearer token.
     #[arg(long)]
@@ -96,6 +100,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     builder = builder.store_options(pier::pier_core::StoreOptions {
         fsync: !args.no_fsync,
         page_cache_model: args.page_cache_model,
+        planted_bug: args.planted_bug,
         ..pier::pier_core::StoreOptions::default()
     });
     let dir = (!args.in_memory).then(|| args.data_dir.unwrap_or_else(super::default_data_dir));
