@@ -12,6 +12,8 @@
 
 mod fingerprint;
 mod journey;
+mod kinds;
+mod produce;
 mod queue;
 mod ranges;
 mod record;

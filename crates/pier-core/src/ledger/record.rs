@@ -2,14 +2,14 @@
 //! them. Anomalies are found here, as they happen, so live events can
 //! announce them; verdicts only gather.
 
+use super::produce::{
+    cut_runs, note_ack_run, note_duplicates, note_order, note_producer, producers_of,
+};
 use super::types::{
-    AckRun, BatchDetail, GroupKind, GroupLedger, GroupPartition, Instance, Lost, PartitionLedger,
-    Produced, ProducerRun, Span,
+    GroupKind, GroupLedger, GroupPartition, Instance, Lost, PartitionLedger, Produced, Span,
 };
 use super::verdict::FindingKind;
-use super::{
-    DUPLICATE_WINDOW_MS, FINGERPRINTS_PER_PARTITION_MAX, Fetched, Ledger, RECENT_BATCHES_MAX, State,
-};
+use super::{Fetched, Ledger, State};
 use crate::queue::Event;
 
 impl Ledger {
@@ -202,191 +202,6 @@ impl Ledger {
     }
 }
 
-fn note_ack_run(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
-    let acknowledged = p.acks != 0;
-    let durable = acknowledged && p.fsync;
-    let same = |r: &AckRun| r.acknowledged == acknowledged && r.durable == durable;
-    let mut run = AckRun {
-        first: p.first_offset,
-        last: p.last_offset,
-        acknowledged,
-        durable,
-        first_ms: p.at_ms,
-        last_ms: p.at_ms,
-    };
-    // Answers arrive in any order: merge with the run just before and the
-    // one just after, when they touch and agree.
-    let before = pl
-        .acked
-        .range(..run.first)
-        .next_back()
-        .map(|(k, r)| (*k, r.clone()));
-    if let Some((k, r)) = before.filter(|(_, r)| r.last + 1 == run.first && same(r)) {
-        pl.acked.remove(&k);
-        run.first = r.first;
-        run.first_ms = r.first_ms.min(run.first_ms);
-    } else if !s.admit(p.at_ms) {
-        return;
-    }
-    if let Some(r) = pl.acked.get(&(run.last + 1)).filter(|r| same(r)).cloned() {
-        pl.acked.remove(&r.first);
-        run.last = r.last;
-        run.last_ms = r.last_ms.max(run.last_ms);
-        s.release();
-    }
-    pl.acked.insert(run.first, run);
-}
-
-fn note_producer(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
-    let records = p.last_offset - p.first_offset + 1;
-    let index = match pl.producers.iter().rposition(|r| r.key == *p.producer) {
-        Some(i) => {
-            let r = &mut pl.producers[i];
-            r.first = r.first.min(p.first_offset);
-            r.last = r.last.max(p.last_offset);
-            r.records += records;
-            r.last_ms = p.at_ms;
-            i
-        }
-        None if s.admit(p.at_ms) => {
-            pl.producers.push(ProducerRun {
-                key: p.producer.clone(),
-                first: p.first_offset,
-                last: p.last_offset,
-                records,
-                first_ms: p.at_ms,
-                last_ms: p.at_ms,
-            });
-            pl.producers.len() - 1
-        }
-        None => return,
-    };
-    pl.recent.push_back(BatchDetail {
-        first: p.first_offset,
-        last: p.last_offset,
-        producer: index,
-        base_sequence: p.base_sequence,
-        acks: p.acks,
-        fsync: p.fsync,
-        at_ms: p.at_ms,
-    });
-    if pl.recent.len() > RECENT_BATCHES_MAX {
-        pl.recent.pop_front();
-    }
-}
-
-/// Records whose fingerprint was stored within the window: a retry stored
-/// twice. Coalesced while both copies run on together.
-fn note_duplicates(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>, fps: &[u64]) {
-    while let Some((at, fp)) = pl.fingerprint_order.front().copied() {
-        if at >= p.at_ms - DUPLICATE_WINDOW_MS
-            && pl.fingerprint_order.len() < FINGERPRINTS_PER_PARTITION_MAX
-        {
-            break;
-        }
-        pl.fingerprint_order.pop_front();
-        pl.fingerprints.remove(&fp);
-    }
-    // Only the same client's records are compared with each other.
-    let salt = u64::from(crc32c::crc32c(p.producer.client_id.as_bytes())).rotate_left(17);
-    let mut found: Vec<(u64, u64)> = Vec::new();
-    for (i, fp) in fps.iter().enumerate() {
-        let fp = fp ^ salt;
-        let offset = p.first_offset + i as u64;
-        match pl.fingerprints.get(&fp).copied() {
-            // Answers arrive in any order: the lower offset is the first copy.
-            Some(seen) if seen < offset => found.push((offset, seen)),
-            Some(seen) if seen > offset => {
-                found.push((seen, offset));
-                pl.fingerprints.insert(fp, offset);
-            }
-            Some(_) => {}
-            None => {
-                pl.fingerprints.insert(fp, offset);
-                pl.fingerprint_order.push_back((p.at_ms, fp));
-            }
-        }
-    }
-    for (offset, original) in found {
-        if let Some((last, orig_first)) = pl.stored_twice.last_mut()
-            && last.last_offset + 1 == offset
-            && *orig_first + (offset - last.first_offset) == original
-        {
-            last.last_offset = offset;
-            s.counters.stored_twice += 1;
-            continue;
-        }
-        let span = Span {
-            partition: p.partition,
-            first_offset: offset,
-            last_offset: offset,
-            at_ms: p.at_ms,
-            who: Some(p.producer.describe()),
-            detail: None,
-        };
-        if s.admit(p.at_ms) {
-            pl.stored_twice.push((span.clone(), original));
-        }
-        s.anomaly(FindingKind::StoredTwice, p.topic, None, span);
-    }
-}
-
-/// Batches remembered per connection for the order check.
-const ORDER_MARKS_KEPT: usize = 64;
-
-/// A producer without idempotence whose batch, at a higher offset, is
-/// older than one it stored before it over the same connection: a retry
-/// overtaken by a later batch. Offsets decide what was stored first (the
-/// answers reach the ledger in any order).
-fn note_order(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
-    let marks = pl
-        .order_marks
-        .entry(p.producer.address.clone())
-        .or_default();
-    let earlier = marks
-        .range(..p.first_offset)
-        .next_back()
-        .map(|(o, m)| (*o, *m));
-    let later = marks
-        .range(p.first_offset + 1..)
-        .next()
-        .map(|(o, m)| (*o, *m));
-    marks.insert(
-        p.first_offset,
-        (p.last_offset, p.first_timestamp_ms, p.max_timestamp_ms),
-    );
-    if marks.len() > ORDER_MARKS_KEPT {
-        marks.pop_first();
-    }
-    // (first offset, last offset, its timestamp, the newer one, where that is)
-    let mut found = Vec::new();
-    if let Some((at, (_, _, max))) = earlier.filter(|(_, (_, _, max))| p.first_timestamp_ms < *max)
-    {
-        found.push((p.first_offset, p.last_offset, p.first_timestamp_ms, max, at));
-    }
-    if let Some((at, (last, first_ts, _))) =
-        later.filter(|(_, (_, first_ts, _))| *first_ts < p.max_timestamp_ms)
-    {
-        found.push((at, last, first_ts, p.max_timestamp_ms, p.first_offset));
-    }
-    for (first_offset, last_offset, ts, newer, at) in found {
-        let span = Span {
-            partition: p.partition,
-            first_offset,
-            last_offset,
-            at_ms: p.at_ms,
-            who: Some(p.producer.describe()),
-            detail: Some(format!(
-                "timestamp {ts} is older than {newer} of offset {at}, stored before it"
-            )),
-        };
-        if s.admit(p.at_ms) {
-            pl.out_of_order.push(span.clone());
-        }
-        s.anomaly(FindingKind::OutOfOrder, p.topic, None, span);
-    }
-}
-
 pub(crate) fn group_partition<'a>(
     s: &'a mut State,
     group: &str,
@@ -457,29 +272,6 @@ fn deliver(s: &mut State, f: &Fetched<'_>, from: u64, span: Option<usize>) -> Op
         );
     }
     index
-}
-
-/// Removes the acknowledgement runs at or beyond `end` and returns them.
-fn cut_runs(pl: &mut PartitionLedger, end: u64) -> Vec<AckRun> {
-    let mut cut: Vec<AckRun> = pl.acked.split_off(&end).into_values().collect();
-    if let Some(r) = pl.acked.values_mut().next_back()
-        && r.last >= end
-    {
-        cut.insert(0, r.clone());
-        r.last = end - 1;
-    }
-    cut
-}
-
-/// The producers whose records fell in `first..=last`, as words.
-fn producers_of(pl: &PartitionLedger, first: u64, last: u64) -> Option<String> {
-    let names: Vec<String> = pl
-        .producers
-        .iter()
-        .filter(|r| r.first <= last && r.last >= first)
-        .map(|r| r.key.describe())
-        .collect();
-    (!names.is_empty()).then(|| names.join(", "))
 }
 
 /// Forgets everything at or beyond `end`: new records will take these
