@@ -31,6 +31,7 @@ pub use offsets::{CommittedOffset, OFFSET_METADATA_MAX_BYTES};
 pub use open::{DB_FILE, Location, WAL_FILES};
 pub use read::{PartitionInfo, ReadResult, TopicDescription};
 pub use stats::{COMMIT_BUCKETS_MICROS, StoreStatsSnapshot};
+pub use wal::replay_bytes as replay_log_bytes;
 pub use writer::{GROUP_COMMIT_MAX_BYTES, GROUP_COMMIT_MAX_REQUESTS};
 
 use crate::batch;

@@ -179,6 +179,21 @@ impl Wal {
     }
 }
 
+/// Replays two log files given as bytes (for the `wal_replay` fuzz
+/// target): the sequence numbers replayed, which must be consecutive.
+#[doc(hidden)]
+pub fn replay_bytes(a: &[u8], b: &[u8]) -> io::Result<Vec<u64>> {
+    let disk = crate::faults::MemoryDisk::new();
+    for (name, bytes) in [("a", a), ("b", b)] {
+        let f = disk.file(name);
+        f.set_len(bytes.len() as u64)?;
+        f.write(0, bytes)?;
+    }
+    let files: [Box<dyn StorageBackend>; 2] = [Box::new(disk.file("a")), Box::new(disk.file("b"))];
+    let (_, entries) = Wal::open(files, 0)?;
+    Ok(entries.iter().map(|e| e.seq).collect())
+}
+
 /// The intact, consecutively numbered entries at the start of a file, and
 /// where they end.
 fn read_chain(bytes: &[u8]) -> (Vec<WalEntry>, u64) {
