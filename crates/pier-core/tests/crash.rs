@@ -78,9 +78,15 @@ struct History {
     commits: Vec<(u32, i64, bool)>,
     /// Acknowledged idempotent batches: (partition, stamp, values, base offset).
     idempotent: Vec<(u32, ProducerStamp, Vec<String>, u64)>,
+    /// Admin commands on the side topic "u", in order: (the topic's state
+    /// after the command, acknowledged).
+    side: Vec<(Side, bool)>,
     /// Every idempotent batch sent, per partition: its base sequence.
     sent_sequences: BTreeMap<u32, Vec<i32>>,
 }
+
+/// The side topic "u": absent, or present with this `retention.ms`.
+type Side = Option<i64>;
 
 /// Batches a broker remembers per producer and partition (Kafka keeps 5):
 /// a client only ever resends what is in flight, at most this many.
@@ -123,7 +129,73 @@ fn verify(disk: MemoryDisk, partitions: u32, h: &History, setup: Setup) -> Resul
         check_partition(&store, p, h)?;
     }
     check_commits(&store, partitions, h)?;
-    check_resends(&store, h)
+    check_resends(&store, h)?;
+    check_side(&store, h)
+}
+
+/// Admin commands apply in order, each durably before its answer: after
+/// the cut, "u" is as the last acknowledged command left it, or as one of
+/// the unacknowledged commands after it left it.
+fn check_side(store: &Store, h: &History) -> Result<(), String> {
+    let got: Side = store
+        .describe_topic("u")
+        .map(|d| d.meta.config.retention_ms);
+    let from = h.side.iter().rposition(|(_, acked)| *acked);
+    let mut allowed: Vec<Side> = match from {
+        Some(i) => h.side[i..].iter().map(|(state, _)| *state).collect(),
+        None => std::iter::once(None)
+            .chain(h.side.iter().map(|(state, _)| *state))
+            .collect(),
+    };
+    allowed.dedup();
+    if allowed.contains(&got) {
+        Ok(())
+    } else {
+        Err(format!(
+            "side topic after the cut: {got:?}; allowed {allowed:?} (commands {:?})",
+            h.side
+        ))
+    }
+}
+
+/// One create, config change or delete of the side topic.
+fn side_command(rng: &mut ChaCha8Rng, store: &Store, h: &mut History) {
+    let now: Side = h.side.last().and_then(|(state, _)| *state);
+    let (command, after) = match now {
+        None => {
+            let retention_ms = rng.random_range(1..1_000_000);
+            let config = TopicConfig {
+                retention_ms,
+                ..TopicConfig::default()
+            };
+            let command = AdminCommand::CreateTopic {
+                name: "u".to_owned(),
+                partitions: 1,
+                config,
+            };
+            (command, Some(retention_ms))
+        }
+        Some(_) if rng.random_bool(0.3) => (
+            AdminCommand::DeleteTopic {
+                name: "u".to_owned(),
+            },
+            None,
+        ),
+        Some(_) => {
+            let retention_ms = rng.random_range(1..1_000_000);
+            let config = TopicConfig {
+                retention_ms,
+                ..TopicConfig::default()
+            };
+            let command = AdminCommand::SetConfig {
+                name: "u".to_owned(),
+                config,
+            };
+            (command, Some(retention_ms))
+        }
+    };
+    let acked = store.admin_blocking(command).is_ok();
+    h.side.push((after, acked));
 }
 
 fn check_partition(store: &Store, p: u32, h: &History) -> Result<(), String> {
@@ -300,6 +372,9 @@ fn round(
     }
     if rng.random_bool(0.4) {
         commit(rng, store, partitions, h);
+    }
+    if rng.random_bool(0.2) {
+        side_command(rng, store, h);
     }
     Ok(())
 }
