@@ -256,7 +256,7 @@ impl Queues {
         let with_topics: Vec<(String, Event)> = events
             .iter()
             .filter_map(|e| {
-                let group = event_group(e)?;
+                let group = Some(e.group()).filter(|g| !g.is_empty())?;
                 let topic = groups.get(group)?.config.topic.clone();
                 Some((topic, e.clone()))
             })
@@ -587,20 +587,5 @@ impl Queues {
     pub fn leases(&self, group: &str) -> Option<Vec<Lease>> {
         let groups = self.inner.groups.lock().expect("queue lock");
         groups.get(group).map(QueueGroup::leases)
-    }
-}
-
-/// The group an event is about (`None` for a snapshot).
-fn event_group(e: &Event) -> Option<&str> {
-    match e {
-        Event::Configured { group, .. }
-        | Event::Deleted { group }
-        | Event::Delivered { group, .. }
-        | Event::Accepted { group, .. }
-        | Event::Released { group, .. }
-        | Event::Extended { group, .. }
-        | Event::Rejected { group, .. }
-        | Event::DeadLettered { group, .. } => Some(group),
-        Event::Snapshot { .. } => None,
     }
 }
