@@ -82,11 +82,12 @@ pub struct Broker {
 
 impl Broker {
     pub fn new(store: Store, queues: pier_core::queue::Queues, config: BrokerConfig) -> Arc<Self> {
+        let clock = store.clock();
         Arc::new(Self {
             store,
             queues,
             share: crate::share::ShareGroups::default(),
-            groups: Coordinator::new(Arc::new(pier_core::SystemClock)),
+            groups: Coordinator::new(clock),
             config,
             clients: Mutex::new(BTreeMap::new()),
         })

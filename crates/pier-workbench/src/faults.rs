@@ -184,7 +184,7 @@ impl Workbench {
             fault,
             kind,
             event,
-            crate::now_ms(),
+            self.now_ms(),
             detail,
         )
     }
@@ -224,7 +224,7 @@ impl Workbench {
         let detail = self.describe(&valid);
         let (fault, entry) = self.faults.registry.lock().expect("registry lock").start(
             &valid,
-            crate::now_ms(),
+            self.now_ms(),
             detail,
         )?;
         self.apply(&fault);
@@ -284,7 +284,7 @@ impl Workbench {
         let (fault, entry) = self.faults.registry.lock().expect("registry lock").heal(
             id,
             event,
-            crate::now_ms(),
+            self.now_ms(),
             detail,
         )?;
         self.publish(entry.clone()).await;
@@ -436,7 +436,7 @@ impl Workbench {
                     let healed = self.faults.registry.lock().expect("registry lock").heal(
                         id,
                         FaultEvent::Healed,
-                        crate::now_ms(),
+                        self.now_ms(),
                         "cleared by the broker restart".to_owned(),
                     );
                     if let Ok((_, entry)) = healed {

@@ -47,7 +47,7 @@ impl Workbench {
         e.kafka = kafka;
         e.http = http;
         e.data_dir = data_dir;
-        e.started_ms = crate::now_ms();
+        e.started_ms = self.now_ms();
     }
 
     pub fn info(&self) -> BrokerInfo {
@@ -59,7 +59,7 @@ impl Workbench {
             http_address: e.http.map(|a| a.to_string()),
             data_dir: e.data_dir.clone(),
             started_ms: e.started_ms,
-            uptime_ms: (crate::now_ms() - e.started_ms).max(0),
+            uptime_ms: (self.now_ms() - e.started_ms).max(0),
             poisoned: self.store().poisoned(),
             topics: topics.len() as u32,
             partitions: topics.iter().map(|t| t.partitions.len() as u32).sum(),

@@ -91,7 +91,7 @@ impl Workbench {
             first_timestamp_ms: h.first_timestamp_ms,
             max_timestamp_ms: h.max_timestamp_ms,
             fingerprints: pier_core::ledger::fingerprints(batch, h.compression),
-            at_ms: crate::now_ms(),
+            at_ms: self.now_ms(),
         });
     }
 
@@ -129,7 +129,7 @@ impl Workbench {
             .broker()
             .config
             .ledger
-            .verdict(&query, &facts, crate::now_ms());
+            .verdict(&query, &facts, self.now_ms());
         let outcome = req.expect.map(|e| verdict.meets(e));
         Ok(VerdictResponse {
             met: outcome.as_ref().map(Result::is_ok),

@@ -170,13 +170,19 @@ impl Workbench {
         self.core.read().expect("core lock").broker.clone()
     }
 
+    /// Now, by the server's one clock (a test may drive it by hand).
+    pub fn now_ms(&self) -> i64 {
+        self.store().now_ms()
+    }
+
     /// Points every later call at a restarted broker.
     pub fn replace_core(&self, core: Core) {
         *self.core.write().expect("core lock") = core;
     }
 }
 
-/// Now, in ms since the Unix epoch (the wall clock).
+/// Now, in ms since the Unix epoch, by the wall clock: for the CLI, which
+/// has no server clock ([`Workbench::now_ms`] is the server's).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

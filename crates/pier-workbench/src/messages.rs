@@ -226,7 +226,7 @@ impl Workbench {
         let mut sent = 0u32;
         while sent < count {
             let n = chunk.min(count - sent);
-            let now = crate::now_ms();
+            let now = self.now_ms();
             let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
             for i in sent..sent + n {
                 let seq = first_seq.saturating_add(i.into());

@@ -524,7 +524,7 @@ impl Workbench {
                     .filter(|(k, _)| !queue::DLQ_HEADERS.contains(&k.as_str()))
                     .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
-                timestamp_ms: crate::now_ms(),
+                timestamp_ms: self.now_ms(),
             };
             self.store()
                 .append(

@@ -251,7 +251,7 @@ impl Workbench {
                 if n == 0 {
                     continue;
                 }
-                let now = crate::now_ms();
+                let now = wb.now_ms();
                 let mut by_partition: BTreeMap<u32, Vec<NewRecord>> = BTreeMap::new();
                 for _ in 0..n {
                     let key =

@@ -202,7 +202,7 @@ impl Workbench {
             .commit_micros_total
             .saturating_sub(state.last.commit_micros);
         let sample = StatsSample {
-            t_ms: crate::now_ms(),
+            t_ms: self.now_ms(),
             produce_records_per_sec: topic_rates
                 .iter()
                 .map(|t| t.records_per_sec)

@@ -32,6 +32,7 @@ pub struct ServerBuilder {
     sasl_users: Vec<(String, Secret)>,
     tls_ca: Option<PathBuf>,
     authorization: bool,
+    clock: pier_core::SharedClock,
 }
 
 /// A token or password: shown as `<secret>` in `Debug` output.
@@ -59,11 +60,20 @@ impl Default for ServerBuilder {
             sasl_users: Vec::new(),
             tls_ca: None,
             authorization: false,
+            clock: Arc::new(SystemClock),
         }
     }
 }
 
 impl ServerBuilder {
+    /// The one clock of the whole server: the store, queue groups, group
+    /// coordinator, ledger, fault timeline and statistics all read it. A
+    /// test passes a `ManualClock` to move time without waiting.
+    pub fn clock(mut self, clock: pier_core::SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Keep data in this directory (created if missing).
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.location = Location::Dir(dir.into());
@@ -184,7 +194,7 @@ impl ServerBuilder {
                 .set(name, &password.0)
                 .map_err(|e| anyhow::anyhow!("SASL user {name:?}: {e}"))?;
         }
-        let (store, _) = open_store(&self.location, &self.store).await?;
+        let (store, _) = open_store(&self.location, &self.store, &self.clock).await?;
         let (generation, core) = Generation::start(store, &listeners, &self.broker, None).await?;
         let workbench = pier_workbench::Workbench::new(core.store, core.broker);
         workbench
@@ -234,6 +244,7 @@ impl ServerBuilder {
         let supervisor = Arc::new(Supervisor {
             location: self.location,
             options: self.store,
+            clock: self.clock,
             broker_config: self.broker,
             listeners,
             shutdown: stop,
@@ -264,12 +275,12 @@ impl ServerBuilder {
 async fn open_store(
     location: &Location,
     options: &StoreOptions,
+    clock: &pier_core::SharedClock,
 ) -> anyhow::Result<(Store, Duration)> {
-    let (location, options) = (location.clone(), options.clone());
+    let (location, options, clock) = (location.clone(), options.clone(), clock.clone());
     let started = std::time::Instant::now();
     let store =
-        tokio::task::spawn_blocking(move || Store::open(location, options, Arc::new(SystemClock)))
-            .await??;
+        tokio::task::spawn_blocking(move || Store::open(location, options, clock)).await??;
     Ok((store, started.elapsed()))
 }
 
@@ -292,7 +303,7 @@ impl Generation {
         if let Some(on) = fsync {
             store.set_fsync(on);
         }
-        let clock: pier_core::SharedClock = Arc::new(SystemClock);
+        let clock = store.clock();
         let queues = pier_core::queue::Queues::open(store.clone(), clock)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open queue groups: {e}"))?;
@@ -362,6 +373,7 @@ impl Generation {
 struct Supervisor {
     location: Location,
     options: StoreOptions,
+    clock: pier_core::SharedClock,
     broker_config: BrokerConfig,
     listeners: Vec<Arc<KafkaListener>>,
     shutdown: watch::Receiver<bool>,
@@ -382,7 +394,7 @@ impl Supervisor {
         let fsync = old.store.fsync_enabled();
         tracing::warn!(?how, "crashing the broker on request");
         old.crash(how).await;
-        let (store, open) = open_store(&self.location, &self.options)
+        let (store, open) = open_store(&self.location, &self.options, &self.clock)
             .await
             .map_err(|e| format!("reopening the store: {e:#}"))?;
         let report = store.recovery().clone();

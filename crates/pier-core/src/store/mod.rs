@@ -291,6 +291,11 @@ impl Store {
         self.inner.shared.poisoned()
     }
 
+    /// The clock this store was opened with (one for the whole server).
+    pub fn clock(&self) -> SharedClock {
+        self.inner.shared.clock.clone()
+    }
+
     /// The store's clock, in Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
         self.inner.shared.clock.now_ms()
