@@ -87,6 +87,7 @@ fn typescript() -> String {
         Guarantee::decl(&cfg),
         Expectation::decl(&cfg),
         Span::decl(&cfg),
+        RecordRef::decl(&cfg),
         PartitionReport::decl(&cfg),
         GroupKind::decl(&cfg),
         Journey::decl(&cfg),

@@ -125,11 +125,14 @@ impl Workbench {
             since_ms: req.since_ms,
             limit,
         };
-        let verdict = self
+        let mut verdict = self
             .broker()
             .config
             .ledger
             .verdict(&query, &facts, self.now_ms());
+        for f in &mut verdict.findings {
+            f.listed = self.list_records(&req.topic, &f.spans);
+        }
         let outcome = req.expect.map(|e| verdict.meets(e));
         Ok(VerdictResponse {
             met: outcome.as_ref().map(Result::is_ok),
@@ -153,6 +156,46 @@ impl Workbench {
             .config
             .ledger
             .journey(topic, partition, offset))
+    }
+
+    /// The first records of `spans`, with their keys where still stored.
+    fn list_records(
+        &self,
+        topic: &str,
+        spans: &[pier_core::ledger::Span],
+    ) -> Vec<pier_core::ledger::RecordRef> {
+        let store = self.store();
+        let mut out = Vec::new();
+        for s in spans {
+            let room = pier_core::ledger::RECORDS_LISTED_MAX.saturating_sub(out.len()) as u64;
+            if room == 0 {
+                break;
+            }
+            let last = s.last_offset.min(s.first_offset + room - 1);
+            let keys: std::collections::BTreeMap<u64, Option<String>> =
+                pier_core::queue::read_records(
+                    &store,
+                    topic,
+                    s.partition,
+                    s.first_offset,
+                    last + 1,
+                )
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| {
+                    let key = r.key.map(|k| String::from_utf8_lossy(&k).into_owned());
+                    (r.offset as u64, key)
+                })
+                .collect();
+            out.extend(
+                (s.first_offset..=last).map(|offset| pier_core::ledger::RecordRef {
+                    partition: s.partition,
+                    offset,
+                    key: keys.get(&offset).cloned().flatten(),
+                }),
+            );
+        }
+        out
     }
 
     /// Where each partition stands, and where the group stands on it.

@@ -43,7 +43,7 @@ pub use pier_core::faults::{
 };
 pub use pier_core::ledger::{
     Anomaly, Counters, Expectation, Finding, FindingKind, GroupKind, Guarantee, Journey,
-    JourneyStep, PartitionReport, Span, Verdict,
+    JourneyStep, PartitionReport, RecordRef, Span, Verdict,
 };
 pub use queues::{
     AckItem, AckKind, AckRequest, AckResponse, AckResult, LeaseInfo, Left, QueueConsumer,

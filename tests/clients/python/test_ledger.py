@@ -115,7 +115,7 @@ def test_lost_acknowledgements_without_idempotence_are_listed_as_stored_twice(pi
                       "enable.idempotence": idempotent, "acks": "all", "retries": 10,
                       "retry.backoff.ms": 10, "reconnect.backoff.ms": 10})
         for i in range(45):
-            p.produce(topic, value=b"m%d" % i)
+            p.produce(topic, key=b"k%d" % i, value=b"m%d" % i)
             assert p.flush(30) == 0
         http(pier, "DELETE", "/api/v1/faults/%d" % fault["fault"]["id"])
         # The client's own record: every value it sent, once each. A value
@@ -129,6 +129,11 @@ def test_lost_acknowledgements_without_idempotence_are_listed_as_stored_twice(pi
         assert set(first) == {"m%d" % i for i in range(45)}, "nothing lost"
         v = verdict(pier, topic)
         assert listed(v, "stored_twice") == copies
+        # Each copy is listed with its key (the key of the value stored there).
+        stored_now = stored(pier, topic)
+        twice = next(f for f in v["findings"] if f["kind"] == "stored_twice")
+        assert {(r["offset"], r["key"]) for r in twice["listed"]} == \
+            {(o, "k" + stored_now[o][1:]) for _, o in copies}
         if idempotent:
             assert copies == set() and v["guarantee"] == "effectively-exactly-once", v
         else:

@@ -702,7 +702,13 @@ records: number, spans: Array<Span>,
 /**
  * `false` when more spans exist than were listed.
  */
-complete: boolean, };
+complete: boolean, 
+/**
+ * The first records of the spans one by one, with their keys where
+ * the record is still stored (filled by the workbench, which reads
+ * the log; at most [`RECORDS_LISTED_MAX`]).
+ */
+listed: Array<RecordRef>, };
 
 export type FindingKind = "lost_after_ack" | "lost_unacknowledged" | "stored_twice" | "delivered_more_than_once" | "committed_without_delivery" | "out_of_order" | "dead_lettered" | "stuck" | "unconsumed";
 
@@ -723,6 +729,12 @@ who: string | null,
  * What exactly, in words: the other copy's offset, the rule used.
  */
 detail: string | null, };
+
+export type RecordRef = { partition: number, offset: number, 
+/**
+ * `None` without a key, or when the record is gone (lost).
+ */
+key: string | null, };
 
 export type PartitionReport = { partition: number, log_start: number, high_watermark: number, committed: number | null, lag: number, stuck: boolean, };
 

@@ -29,8 +29,8 @@ pub use journey::{Journey, JourneyStep};
 pub use ranges::RangeSet;
 pub use types::{GroupKind, Produced, ProducerKey, Span};
 pub use verdict::{
-    Expectation, Finding, FindingKind, Guarantee, PartitionFacts, PartitionReport, Verdict,
-    VerdictQuery,
+    Expectation, Finding, FindingKind, Guarantee, PartitionFacts, PartitionReport,
+    RECORDS_LISTED_MAX, RecordRef, Verdict, VerdictQuery,
 };
 
 use types::{GroupLedger, Instance, PartitionLedger};

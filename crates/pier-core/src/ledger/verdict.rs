@@ -46,6 +46,24 @@ pub struct Finding {
     pub spans: Vec<Span>,
     /// `false` when more spans exist than were listed.
     pub complete: bool,
+    /// The first records of the spans one by one, with their keys where
+    /// the record is still stored (filled by the workbench, which reads
+    /// the log; at most [`RECORDS_LISTED_MAX`]).
+    #[serde(default)]
+    pub listed: Vec<RecordRef>,
+}
+
+/// Records listed one by one per finding, at most.
+pub const RECORDS_LISTED_MAX: usize = 100;
+
+/// One record a finding concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema, ts_rs::TS))]
+pub struct RecordRef {
+    pub partition: u32,
+    pub offset: u64,
+    /// `None` without a key, or when the record is gone (lost).
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +333,7 @@ fn gather(lists: Vec<(FindingKind, Vec<Span>)>, limit: usize) -> Vec<Finding> {
             records,
             spans,
             complete,
+            listed: Vec::new(),
         });
     }
     out

@@ -173,6 +173,22 @@ fn print_finding(f: &Finding) {
     if !f.complete {
         println!("      … more not listed (raise --limit)");
     }
+    let keyed: Vec<String> = f
+        .listed
+        .iter()
+        .filter_map(|r| {
+            Some(format!(
+                "{}@{} {}",
+                r.partition,
+                r.offset,
+                r.key.as_deref()?
+            ))
+        })
+        .take(10)
+        .collect();
+    if !keyed.is_empty() {
+        println!("      keys: {}", keyed.join(", "));
+    }
 }
 
 fn serde_plain(v: &impl serde::Serialize) -> String {
