@@ -241,3 +241,59 @@ def test_a_share_consumer_killed_mid_batch_has_exactly_its_unacknowledged_record
     v = verdict(pier, topic, group)
     assert listed(v, "delivered_more_than_once") == unsettled
     assert v["group_kind"] == "queue" and v["guarantee"] == "at-least-once", v
+
+
+AUTO_COMMITTER = textwrap.dedent("""
+    import json, os, sys, time
+    from kafka import KafkaConsumer
+    bootstrap, group, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, client_id="auto-committer",
+                      enable_auto_commit=True, auto_commit_interval_ms=100, auto_offset_reset="earliest",
+                      max_poll_records=10)
+    got, processed = [], []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        for records in c.poll(timeout_ms=500).values():
+            for r in records:
+                got.append(r.offset)
+                if len(processed) < 25:
+                    processed.append(r.offset)  # "processes" only the first 25
+        if len(got) >= 40:
+            time.sleep(0.5)       # the auto-commit runs in the next poll ...
+            c.poll(timeout_ms=200)
+            print(json.dumps({"got": got, "processed": processed}), flush=True)
+            os._exit(9)           # ... and the consumer dies before processing the rest
+""")
+
+
+def test_kafka_python_auto_commit_killed_mid_batch(pier):
+    """Auto-commit commits what poll returned, processed or not. The records
+    a successor gets again are listed as delivered more than once; the
+    committed-but-unprocessed ones are gone for the application, and a
+    broker cannot see that (docs/ledger.md)."""
+    from kafka import KafkaConsumer
+    topic, group, n = unique("ledger-auto"), unique("g"), 60
+    http(pier, "POST", "/api/v1/topics", {"name": topic})
+    produce_acked(pier, topic, ["a%d" % i for i in range(n)])
+    dying = subprocess.run([sys.executable, "-c", AUTO_COMMITTER, pier.bootstrap, group, topic],
+                           capture_output=True, text=True, timeout=60)
+    told = json.loads(dying.stdout)
+    first, processed = set(told["got"]), set(told["processed"])
+    c = KafkaConsumer(topic, bootstrap_servers=pier.bootstrap, group_id=group, client_id="successor",
+                      enable_auto_commit=False, auto_offset_reset="earliest")
+    second = set()
+    deadline = time.time() + 30
+    while time.time() < deadline and (not second or max(second) < n - 1):
+        for records in c.poll(timeout_ms=500).values():
+            second |= {r.offset for r in records}
+    c.close()
+    assert max(second) == n - 1 and min(second) > 0, "the successor resumed from a commit"
+    v = verdict(pier, topic, group)
+    again = listed(v, "delivered_more_than_once")
+    # What both got is listed; what is listed, the successor got (the dying
+    # consumer may also have fetched records it never returned from poll).
+    assert {(0, o) for o in first & second} <= again <= {(0, o) for o in second}
+    assert listed(v, "committed_without_delivery") == set()
+    unprocessed_and_skipped = (first - processed) - second
+    assert unprocessed_and_skipped, "auto-commit skipped records the app never processed"
+    assert not ({(0, o) for o in unprocessed_and_skipped} & again), "the broker saw them delivered once"
