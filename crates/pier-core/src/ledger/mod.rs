@@ -192,18 +192,24 @@ impl State {
 
     /// Takes a partition's ledger out (a new one if unknown), so it can be
     /// changed while the rest of the state is borrowed; put it back after.
+    /// (The slot stays in the map, emptied: nothing is allocated or freed
+    /// on the way, which the produce path does for every batch.)
     pub(crate) fn take_partition(&mut self, topic: &str, partition: u32) -> PartitionLedger {
         self.partitions
             .get_mut(topic)
-            .and_then(|ps| ps.remove(&partition))
+            .and_then(|ps| ps.get_mut(&partition))
+            .map(std::mem::take)
             .unwrap_or_default()
     }
 
     pub(crate) fn put_partition(&mut self, topic: &str, partition: u32, pl: PartitionLedger) {
         match self.partitions.get_mut(topic) {
-            Some(ps) => {
-                ps.insert(partition, pl);
-            }
+            Some(ps) => match ps.get_mut(&partition) {
+                Some(slot) => *slot = pl,
+                None => {
+                    ps.insert(partition, pl);
+                }
+            },
             None => {
                 self.partitions
                     .insert(topic.to_owned(), BTreeMap::from([(partition, pl)]));

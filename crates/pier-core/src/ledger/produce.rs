@@ -18,23 +18,37 @@ pub(super) fn note_ack_run(s: &mut State, pl: &mut PartitionLedger, p: &Produced
         last_ms: p.at_ms,
     };
     // Answers arrive in any order: merge with the run just before and the
-    // one just after, when they touch and agree.
-    let before = pl
+    // one just after, when they touch and agree. The common case (in
+    // order, same state) extends the last run in place.
+    let after = pl
         .acked
-        .range(..run.first)
+        .get(&(run.last + 1))
+        .filter(|r| same(r))
+        .map(|r| (r.last, r.last_ms));
+    if let Some(prev) = pl
+        .acked
+        .range_mut(..run.first)
         .next_back()
-        .map(|(k, r)| (*k, r.clone()));
-    if let Some((k, r)) = before.filter(|(_, r)| r.last + 1 == run.first && same(r)) {
-        pl.acked.remove(&k);
-        run.first = r.first;
-        run.first_ms = r.first_ms.min(run.first_ms);
-    } else if !s.admit(p.at_ms) {
+        .map(|(_, r)| r)
+        .filter(|r| r.last + 1 == run.first && same(r))
+    {
+        prev.last = run.last;
+        prev.last_ms = prev.last_ms.max(run.last_ms);
+        if let Some((last, last_ms)) = after {
+            prev.last = last;
+            prev.last_ms = prev.last_ms.max(last_ms);
+            pl.acked.remove(&(run.last + 1));
+            s.release();
+        }
         return;
     }
-    if let Some(r) = pl.acked.get(&(run.last + 1)).filter(|r| same(r)).cloned() {
-        pl.acked.remove(&r.first);
-        run.last = r.last;
-        run.last_ms = r.last_ms.max(run.last_ms);
+    if !s.admit(p.at_ms) {
+        return;
+    }
+    if let Some((last, last_ms)) = after {
+        pl.acked.remove(&(run.last + 1));
+        run.last = last;
+        run.last_ms = run.last_ms.max(last_ms);
         s.release();
     }
     pl.acked.insert(run.first, run);
