@@ -3,6 +3,7 @@ Each appends its own history, one JSON object per line, flushed:
 
   classic  {"received": [p, offset, value]}   {"committed": [p, offset]}
   share    {"received": [p, offset, value, delivery]}  {"accepted": [[p, offset], ...]}
+           {"accept_unknown": [[p, offset], ...], "why": ...} (sent, outcome not known)
 
 Usage: clients.py classic|share BOOTSTRAP TOPIC GROUP HISTORY STOPFILE
 They run until STOPFILE exists and nothing new came for IDLE_S seconds."""
@@ -84,13 +85,21 @@ def share(bootstrap, topic, group, f, stopfile):
             c.acknowledge(m, AcknowledgeType.ACCEPT)
         try:
             results = c.commit_sync()
-        except KafkaException:
+        except KafkaException as e:
+            # No answer (a crash, a reset): the broker may have taken them.
+            log(f, accept_unknown=[[m.partition(), m.offset()] for m in batch], why=str(e))
             continue
         # Per partition: None when the broker took the acknowledgements.
-        taken = {tp.partition for tp, err in (results or {}).items() if err is None}
+        results = results or {}
+        taken = {tp.partition for tp, err in results.items() if err is None}
         ok = [[m.partition(), m.offset()] for m in batch if m.partition() in taken]
         if ok:
             log(f, accepted=ok)
+        failed = {tp.partition: str(err) for tp, err in results.items() if err is not None}
+        unknown = [[m.partition(), m.offset()] for m in batch
+                   if m.partition() in failed or m.partition() not in results]
+        if unknown:
+            log(f, accept_unknown=unknown, why="; ".join(sorted(set(failed.values()))) or "no result")
     c.close()
 
 

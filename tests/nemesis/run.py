@@ -218,17 +218,23 @@ def check(producers, classic, share, stored, share_killed=()):
         for p, o in e.get("accepted", []):
             accepts[(p, o)] = accepts.get((p, o), 0) + 1
     f["share_accepted_twice"] = sorted("%d@%d" % k for k, n in accepts.items() if n > 1)
-    # Received last by a consumer that was killed before it logged an
-    # acceptance: it may have been accepted (indeterminate, as Jepsen says),
-    # so it is not a finding; anything else unaccepted is.
-    last_receiver = {}
+    # Indeterminate, as Jepsen says: received last by a consumer that was
+    # killed before it logged an outcome, or whose ACCEPT got no answer (a
+    # crash or reset during commit_sync): the broker may have taken it, and
+    # then rightly never delivers it again. Not a finding; anything else
+    # never accepted is.
+    last_receiver, unknown = {}, set()
     for e in share:
         if "received" in e:
-            last_receiver[(e["received"][0], e["received"][1])] = e.get("pid")
+            key = (e["received"][0], e["received"][1])
+            last_receiver[key] = e.get("pid")
+            unknown.discard(key)
+        for p, o in e.get("accept_unknown", []):
+            unknown.add((p, o))
     unaccepted = [k for k in stored if k not in accepts]
-    f["share_never_accepted"] = sorted("%d@%d" % k for k in unaccepted
-                                       if last_receiver.get(k) not in share_killed)
-    indeterminate = sorted("%d@%d" % k for k in unaccepted if last_receiver.get(k) in share_killed)
+    open_ended = {k for k in unaccepted if last_receiver.get(k) in share_killed or k in unknown}
+    f["share_never_accepted"] = sorted("%d@%d" % k for k in unaccepted if k not in open_ended)
+    indeterminate = sorted("%d@%d" % k for k in open_ended)
     return f, indeterminate
 
 
@@ -261,7 +267,8 @@ def main():
               "(%(share_kills)d kills)" % result["counts"])
         for k, v in findings.items():
             print("  %-24s %d %s" % (k, len(v), v[:10] if v else ""))
-        print("  share indeterminate (last held by a killed consumer): %s" % result["share_indeterminate"])
+        print("  share indeterminate (a killed holder, or an ACCEPT without an answer): %s"
+              % result["share_indeterminate"])
         print("  ledger: %s" % result["ledger"])
         print("replay: tests/nemesis/run --seed %d --seconds %g%s" % (
             a.seed, a.seconds, " --planted-bug " + a.planted_bug if a.planted_bug else ""))

@@ -72,12 +72,12 @@ pub(crate) async fn verdict(
     params(
         ("topic" = String, Path, description = "Topic"),
         ("partition" = u32, Path, description = "Partition"),
-        ("offset" = u64, Path, description = "Offset"),
+        ("offset" = u64, Path, description = "Offset", maximum = 9223372036854775807_u64),
     ),
     responses(
         (status = 200, description = "The journey", body = Journey),
         (status = 400, description = "Bad path", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such topic", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such topic or partition", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn journey(
     State(wb): State<Workbench>,
@@ -87,6 +87,11 @@ pub(crate) async fn journey(
         Ok(p) => p,
         Err(e) => return Problem::invalid(e.body_text()).into_response(),
     };
+    // Kafka offsets are signed 64-bit numbers.
+    if i64::try_from(offset).is_err() {
+        return Problem::invalid(format!("offset must be at most {}, got {offset}", i64::MAX))
+            .into_response();
+    }
     match wb.journey(&topic, partition, offset) {
         Ok(j) => Json(j).into_response(),
         Err(e) => Problem::from(e).into_response(),

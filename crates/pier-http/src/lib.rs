@@ -88,7 +88,7 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         ledger::verdict,
         ledger::journey,
     ),
-    components(schemas(Problem, pier_workbench::LiveEvent))
+    components(schemas(Problem, pier_workbench::LiveEvent, pier_workbench::Expectation))
 )]
 pub struct ApiDoc;
 

@@ -147,9 +147,16 @@ impl Workbench {
         partition: u32,
         offset: u64,
     ) -> Result<Journey, WorkbenchError> {
-        let store = self.store();
-        if !store.has_topic(topic) {
-            return Err(WorkbenchError::not_found(format!("no topic {topic:?}")));
+        let partitions = self
+            .store()
+            .describe_topic(topic)
+            .ok_or_else(|| WorkbenchError::not_found(format!("no topic {topic:?}")))?
+            .meta
+            .partitions;
+        if partition >= partitions {
+            return Err(WorkbenchError::not_found(format!(
+                "topic {topic:?} has {partitions} partitions, not {partition}"
+            )));
         }
         Ok(self
             .broker()
