@@ -2,7 +2,7 @@
 //! what, with the delivery count, and how each lease ended.
 
 use super::State;
-use super::record::group_partition;
+use super::record::{group_partition, keep};
 use super::types::{GroupKind, Span};
 use super::verdict::FindingKind;
 use crate::queue::Event;
@@ -79,11 +79,13 @@ pub(crate) fn note(s: &mut State, topic: &str, e: &Event, at_ms: i64) {
                     who: None,
                     detail: Some("copied to the dead-letter topic".to_owned()),
                 };
-                if s.admit(at_ms) {
-                    group_partition(s, group, GroupKind::Queue, topic, *partition)
-                        .dead_lettered
-                        .push(span.clone());
-                }
+                keep(
+                    s,
+                    (group, GroupKind::Queue, topic, *partition),
+                    at_ms,
+                    |gp| &mut gp.dead_lettered,
+                    span.clone(),
+                );
                 s.anomaly(FindingKind::DeadLettered, topic, Some(group), span);
             }
         }
@@ -123,11 +125,13 @@ fn delivered(
             who: Some(member.to_owned()),
             detail: Some("leased (share fetch or queue receive)".to_owned()),
         };
-        if s.admit(at_ms) {
-            group_partition(s, group, GroupKind::Queue, topic, partition)
-                .deliveries
-                .push(span);
-        }
+        keep(
+            s,
+            (group, GroupKind::Queue, topic, partition),
+            at_ms,
+            |gp| &mut gp.deliveries,
+            span,
+        );
     }
     for (first, last) in runs(again.iter().map(|(o, _)| *o)) {
         let most = again
@@ -146,11 +150,13 @@ fn delivered(
                 "delivery {most}: leased again after an earlier lease ended"
             )),
         };
-        if s.admit(at_ms) {
-            group_partition(s, group, GroupKind::Queue, topic, partition)
-                .redelivered
-                .push(span.clone());
-        }
+        keep(
+            s,
+            (group, GroupKind::Queue, topic, partition),
+            at_ms,
+            |gp| &mut gp.redelivered,
+            span.clone(),
+        );
         s.anomaly(FindingKind::DeliveredMoreThanOnce, topic, Some(group), span);
     }
 }
@@ -183,10 +189,12 @@ fn settled(
             who: None,
             detail: Some(how.to_owned()),
         };
-        if s.admit(at_ms) {
-            group_partition(s, group, GroupKind::Queue, topic, partition)
-                .settled
-                .push(span);
-        }
+        keep(
+            s,
+            (group, GroupKind::Queue, topic, partition),
+            at_ms,
+            |gp| &mut gp.settled,
+            span,
+        );
     }
 }

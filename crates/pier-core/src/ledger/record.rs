@@ -119,12 +119,9 @@ impl Ledger {
         };
         gp.committed = Some(offset);
         gp.committed_ms = at_ms;
-        if let Some(span) = push
-            && s.admit(at_ms)
-        {
-            group_partition(&mut s, group, GroupKind::Classic, topic, partition)
-                .commits
-                .push(span);
+        if let Some(span) = push {
+            let at = (group, GroupKind::Classic, topic, partition);
+            keep(&mut s, at, at_ms, |gp| &mut gp.commits, span);
         }
         for (first, last) in skipped {
             let span = Span {
@@ -137,11 +134,13 @@ impl Ledger {
                     "committed {offset} without these being sent to the group"
                 )),
             };
-            if s.admit(at_ms) {
-                group_partition(&mut s, group, GroupKind::Classic, topic, partition)
-                    .skipped
-                    .push(span.clone());
-            }
+            keep(
+                &mut s,
+                (group, GroupKind::Classic, topic, partition),
+                at_ms,
+                |gp| &mut gp.skipped,
+                span.clone(),
+            );
             s.anomaly(
                 FindingKind::CommittedWithoutDelivery,
                 topic,
@@ -202,6 +201,20 @@ impl Ledger {
     }
 }
 
+/// Keeps `span` in the list of a group's partition that `pick` chooses,
+/// if the entry cap allows (the one way spans enter a group's ledger).
+pub(crate) fn keep(
+    s: &mut State,
+    (group, kind, topic, partition): (&str, GroupKind, &str, u32),
+    at_ms: i64,
+    pick: fn(&mut GroupPartition) -> &mut Vec<Span>,
+    span: Span,
+) {
+    if s.admit(at_ms) {
+        pick(group_partition(s, group, kind, topic, partition)).push(span);
+    }
+}
+
 pub(crate) fn group_partition<'a>(
     s: &'a mut State,
     group: &str,
@@ -259,11 +272,13 @@ fn deliver(s: &mut State, f: &Fetched<'_>, from: u64, span: Option<usize>) -> Op
             who: Some(f.who.to_owned()),
             detail: Some("sent to the group again".to_owned()),
         };
-        if s.admit(f.at_ms) {
-            group_partition(s, f.group, f.kind, f.topic, f.partition)
-                .redelivered
-                .push(span.clone());
-        }
+        keep(
+            s,
+            (f.group, f.kind, f.topic, f.partition),
+            f.at_ms,
+            |gp| &mut gp.redelivered,
+            span.clone(),
+        );
         s.anomaly(
             FindingKind::DeliveredMoreThanOnce,
             f.topic,
