@@ -82,10 +82,14 @@ test('crash the broker from the Faults panel under load; it comes back and the c
   // producer was told was stored is missing.
   const acked = (await getJson('/api/v1/simulations')).find((s) => s.id === producer.id).sent
   await fetch(`${pier.base}/api/v1/simulations/${producer.id}`, { method: 'DELETE' })
+  let last
   const q = await until('the queue to drain', async () => {
     const q = await getJson('/api/v1/queues/sim-workers')
+    last = q
     return q.backlog === 0 && q.in_flight === 0 && q.waiting === 0 ? q : null
-  }, 30_000)
+  }, 30_000).catch((e) => {
+    throw new Error(`${e.message}; the queue: ${JSON.stringify(last)}`)
+  })
   const topic = await getJson('/api/v1/topics/load')
   // Records, not counts: every stored offset is finished in the group.
   const records = []
@@ -98,7 +102,7 @@ test('crash the broker from the Faults panel under load; it comes back and the c
   const unfinished = records.filter((m) => m.delivery?.state !== 'done').map((m) => `${m.partition}/${m.offset}`)
   assert.deepEqual(unfinished, [], 'every stored record finished in the group')
   assert.equal(records.length, topic.records, 'every stored record was looked at')
-  assert.equal(q.accepted, records.length, 'each accepted once, none dead-lettered')
+  assert.equal(q.accepted, records.length, `each accepted once, none dead-lettered: ${JSON.stringify(q)}`)
   assert.ok(topic.records >= acked, `${topic.records} stored, ${acked} acknowledged before the stop`)
-  assert.deepEqual(errors, [])
+  assert.deepEqual(errors, [], 'no errors in the page')
 })
