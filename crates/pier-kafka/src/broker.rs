@@ -76,6 +76,8 @@ pub struct Broker {
     /// Share-group members and sessions (KIP-932).
     pub share: crate::share::ShareGroups,
     pub groups: Coordinator,
+    /// Consumer groups of the consumer rebalance protocol (KIP-848).
+    pub consumer_groups: pier_core::groups::ConsumerGroups,
     pub config: BrokerConfig,
     clients: Mutex<BTreeMap<u64, ClientInfo>>,
 }
@@ -87,7 +89,8 @@ impl Broker {
             store,
             queues,
             share: crate::share::ShareGroups::default(),
-            groups: Coordinator::new(clock),
+            groups: Coordinator::new(clock.clone()),
+            consumer_groups: pier_core::groups::ConsumerGroups::new(clock),
             config,
             clients: Mutex::new(BTreeMap::new()),
         })
@@ -230,6 +233,28 @@ impl Ctx {
 }
 
 impl Broker {
+    /// Every topic and its partition count (what consumer-group assignors
+    /// work from).
+    pub fn partition_counts(&self) -> std::collections::BTreeMap<String, u32> {
+        self.store
+            .topic_names()
+            .into_iter()
+            .filter_map(|n| {
+                let p = self.store.describe_topic(&n)?.meta.partitions;
+                Some((n, p))
+            })
+            .collect()
+    }
+
+    /// Group ticks: classic members and rebalances, consumer-protocol
+    /// members (KIP-848). The server calls it every ~100 ms.
+    pub fn tick_groups(&self) {
+        self.groups.tick();
+        if self.consumer_groups.has_members() {
+            self.consumer_groups.tick(&self.partition_counts());
+        }
+    }
+
     /// Removes share-group members that stopped heartbeating and hands
     /// their records to the others. The server calls it periodically.
     pub async fn expire_share_members(&self) {

@@ -55,6 +55,8 @@ pub struct LedgerStatus {
 impl Workbench {
     /// Tells the ledger about a batch the workbench itself appended (test
     /// messages, simulated producers): acknowledged like acks=all.
+    /// `attempt` plays the connection: a simulated producer takes a new one
+    /// for each resend after a lost acknowledgement, as a client reconnects.
     pub(crate) fn note_produced(
         &self,
         topic: &str,
@@ -62,6 +64,7 @@ impl Workbench {
         done: &pier_core::Appended,
         batch: &bytes::Bytes,
         client_id: &str,
+        attempt: u64,
     ) {
         let broker = self.broker();
         let ledger = &broker.config.ledger;
@@ -91,8 +94,18 @@ impl Workbench {
             first_timestamp_ms: h.first_timestamp_ms,
             max_timestamp_ms: h.max_timestamp_ms,
             fingerprints: pier_core::ledger::fingerprints(batch, h.compression),
+            connection: attempt,
             at_ms: self.now_ms(),
         });
+    }
+
+    /// A fresh connection id, unique across broker restarts (simulated
+    /// clients take one as a real client connects).
+    pub(crate) fn next_connection_id(&self) -> u64 {
+        self.broker()
+            .config
+            .connection_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn ledger_status(&self) -> LedgerStatus {

@@ -261,7 +261,7 @@ impl Workbench {
                     .append(topic, partition, built.clone())
                     .await
                     .map_err(|e| WorkbenchError::unavailable(e.to_string()))?;
-                self.note_produced(topic, partition, &done, &built, "pier-http");
+                self.note_produced(topic, partition, &done, &built, "pier-http", 0);
                 let entry = offsets
                     .entry(partition)
                     .or_insert((done.base_offset, done.last_offset));

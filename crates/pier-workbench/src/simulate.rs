@@ -243,6 +243,7 @@ impl Workbench {
             let mut interval = tokio::time::interval(tick);
             let mut carry = 0.0f64;
             let mut seq: u64 = 0;
+            let mut attempt = wb.next_connection_id();
             while !stop2.load(Ordering::Relaxed) {
                 interval.tick().await;
                 carry += f64::from(rate) / 10.0;
@@ -281,13 +282,15 @@ impl Workbench {
                         };
                         let stored = wb.store().append(&topic, p, batch.clone()).await;
                         if let Ok(done) = &stored {
-                            wb.note_produced(&topic, p, done, &batch, &client_id);
+                            wb.note_produced(&topic, p, done, &batch, &client_id, attempt);
                         }
                         match stored {
                             Ok(_) if lose_ack => {
                                 // Stored, but the producer never hears so:
                                 // it sends again (a duplicate, since
-                                // simulated producers are not idempotent).
+                                // simulated producers are not idempotent),
+                                // as a client would: on a new connection.
+                                attempt = wb.next_connection_id();
                                 *error2.lock().expect("error lock") = Some(
                                     "acknowledgement lost (network fault); sending again"
                                         .to_owned(),

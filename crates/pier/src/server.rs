@@ -441,7 +441,7 @@ async fn tick_groups(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
         if stopped {
             return;
         }
-        broker.groups.tick();
+        broker.tick_groups();
     }
 }
 

@@ -8,11 +8,17 @@
 //! rebalances. Time comes from the injected clock.
 
 mod assignment;
+pub mod assignors;
+pub mod consumer;
 mod coordinator;
 mod state;
 
 pub use assignment::assigned_partitions;
 
+pub use consumer::{
+    ConsumerAnswer, ConsumerGroupDescription, ConsumerGroupError, ConsumerGroups,
+    ConsumerHeartbeat, ConsumerMemberDescription,
+};
 pub use coordinator::Coordinator;
 pub use state::{
     GroupDescription, GroupState, JoinRequest, JoinResponse, JoinedMember, MemberDescription,

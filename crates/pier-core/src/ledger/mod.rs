@@ -11,6 +11,7 @@
 //! the ledger is truncated.
 
 mod fingerprint;
+mod fptable;
 mod journey;
 mod kinds;
 mod produce;
@@ -41,7 +42,7 @@ pub const ENTRIES_MAX: usize = 500_000;
 /// How long a record's fingerprint is kept to recognise a retry.
 pub const DUPLICATE_WINDOW_MS: i64 = 60_000;
 /// Fingerprints kept per partition (the window shrinks at higher rates).
-pub const FINGERPRINTS_PER_PARTITION_MAX: usize = 100_000;
+pub const FINGERPRINTS_PER_PARTITION_MAX: usize = 32_768;
 /// Batches per partition kept with exact producer detail.
 pub const RECENT_BATCHES_MAX: usize = 4_096;
 /// Anomalies kept for live events.

@@ -3,7 +3,7 @@
 
 use super::types::{AckRun, BatchDetail, PartitionLedger, Produced, ProducerRun, Span};
 use super::verdict::FindingKind;
-use super::{DUPLICATE_WINDOW_MS, FINGERPRINTS_PER_PARTITION_MAX, RECENT_BATCHES_MAX, State};
+use super::{RECENT_BATCHES_MAX, State};
 
 pub(super) fn note_ack_run(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
     let acknowledged = p.acks != 0;
@@ -92,41 +92,37 @@ pub(super) fn note_producer(s: &mut State, pl: &mut PartitionLedger, p: &Produce
     }
 }
 
-/// Records whose fingerprint was stored within the window: a retry stored
-/// twice. Coalesced while both copies run on together.
+/// Records whose fingerprint was stored within the window over another
+/// connection: a retry stored twice. The same content again over the same
+/// connection is a new record (a loop sending one message), not a retry:
+/// clients reconnect before they resend an unanswered batch. Coalesced
+/// while both copies run on together.
 pub(super) fn note_duplicates(
     s: &mut State,
     pl: &mut PartitionLedger,
     p: &Produced<'_>,
     fps: &[u64],
 ) {
-    while let Some((at, fp)) = pl.fingerprint_order.front().copied() {
-        if at >= p.at_ms - DUPLICATE_WINDOW_MS
-            && pl.fingerprint_order.len() < FINGERPRINTS_PER_PARTITION_MAX
-        {
-            break;
-        }
-        pl.fingerprint_order.pop_front();
-        pl.fingerprints.remove(&fp);
-    }
     // Only the same client's records are compared with each other.
     let salt = u64::from(crc32c::crc32c(p.producer.client_id.as_bytes())).rotate_left(17);
     let mut found: Vec<(u64, u64)> = Vec::new();
     for (i, fp) in fps.iter().enumerate() {
         let fp = fp ^ salt;
         let offset = p.first_offset + i as u64;
-        match pl.fingerprints.get(&fp).copied() {
+        match pl.fingerprints.get(fp, p.at_ms) {
             // Answers arrive in any order: the lower offset is the first copy.
-            Some(seen) if seen < offset => found.push((offset, seen)),
-            Some(seen) if seen > offset => {
+            Some((seen, c)) if c != p.connection && seen < offset => found.push((offset, seen)),
+            Some((seen, c)) if c != p.connection && seen > offset => {
                 found.push((seen, offset));
-                pl.fingerprints.insert(fp, offset);
+                pl.fingerprints.insert(fp, offset, p.connection, p.at_ms);
+            }
+            // Sent again over the same connection: the newest copy is the
+            // one a retry would repeat.
+            Some((seen, _)) if seen < offset => {
+                pl.fingerprints.insert(fp, offset, p.connection, p.at_ms);
             }
             Some(_) => {}
-            None => {
-                pl.fingerprints.insert(fp, offset);
-                pl.fingerprint_order.push_back((p.at_ms, fp));
-            }
+            None => pl.fingerprints.insert(fp, offset, p.connection, p.at_ms),
         }
     }
     for (offset, original) in found {
@@ -161,24 +157,25 @@ const ORDER_MARKS_KEPT: usize = 64;
 /// overtaken by a later batch. Offsets decide what was stored first (the
 /// answers reach the ledger in any order).
 pub(super) fn note_order(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
-    let marks = pl
-        .order_marks
-        .entry(p.producer.address.clone())
-        .or_default();
-    let earlier = marks
-        .range(..p.first_offset)
-        .next_back()
-        .map(|(o, m)| (*o, *m));
+    let marks = pl.order_marks.entry(p.connection).or_default();
+    let at = marks.partition_point(|(o, _)| *o < p.first_offset);
+    let earlier = at.checked_sub(1).map(|i| marks[i]);
     let later = marks
-        .range(p.first_offset + 1..)
-        .next()
-        .map(|(o, m)| (*o, *m));
-    marks.insert(
+        .get(at)
+        .filter(|(o, _)| *o > p.first_offset)
+        .or_else(|| marks.get(at + 1))
+        .copied();
+    let mark = (
         p.first_offset,
         (p.last_offset, p.first_timestamp_ms, p.max_timestamp_ms),
     );
+    if at == marks.len() {
+        marks.push_back(mark);
+    } else {
+        marks.insert(at, mark);
+    }
     if marks.len() > ORDER_MARKS_KEPT {
-        marks.pop_first();
+        marks.pop_front();
     }
     // (first offset, last offset, its timestamp, the newer one, where that is)
     let mut found = Vec::new();

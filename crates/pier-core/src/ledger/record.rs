@@ -296,9 +296,7 @@ fn forget_from(s: &mut State, pl: &mut PartitionLedger, topic: &str, partition: 
     // produced it, and a new record at its offset is a later batch.
     // Fingerprints below the end stay: a producer that lost its answer in
     // the crash retries after it, and a second copy is a duplicate.
-    pl.fingerprints.retain(|_, offset| *offset < end);
-    let kept = &pl.fingerprints;
-    pl.fingerprint_order.retain(|(_, fp)| kept.contains_key(fp));
+    pl.fingerprints.forget_from(end);
     pl.order_marks.clear();
     for g in s.groups.values_mut() {
         if let Some(gp) = g.topics.get_mut(&(topic.to_owned(), partition)) {

@@ -2,7 +2,6 @@
 //! anomaly. Every list is bounded by [`super::ENTRIES_MAX`] in all.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -52,6 +51,10 @@ pub struct Produced<'a> {
     pub max_timestamp_ms: i64,
     /// Per-record fingerprints (producers without idempotence only).
     pub fingerprints: Option<Vec<u64>>,
+    /// The connection (or, inside Pier, the attempt) it came over: a retry
+    /// after a lost answer comes over another one, so only a copy from
+    /// another connection is a retry stored twice.
+    pub connection: u64,
     pub at_ms: i64,
 }
 
@@ -120,7 +123,10 @@ impl Span {
 }
 
 /// first offset → (last offset, first and max timestamp) of a batch.
-pub(crate) type OrderMarks = BTreeMap<u64, (u64, i64, i64)>;
+/// (first offset, (last offset, first and max timestamp)), sorted by
+/// first offset; short, and answers mostly arrive in order, so a sorted
+/// ring beats a tree.
+pub(crate) type OrderMarks = VecDeque<(u64, (u64, i64, i64))>;
 
 /// What the ledger knows about one partition's records.
 #[derive(Debug, Default)]
@@ -133,14 +139,14 @@ pub(crate) struct PartitionLedger {
     /// A second copy, and the first offset of the first copy.
     pub stored_twice: Vec<(Span, u64)>,
     pub out_of_order: Vec<Span>,
-    /// fingerprint → offset, for records of the last [`super::DUPLICATE_WINDOW_MS`].
-    pub fingerprints: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
-    pub fingerprint_order: VecDeque<(i64, u64)>,
+    /// fingerprint → (offset, connection), for records of the last
+    /// [`super::DUPLICATE_WINDOW_MS`].
+    pub fingerprints: super::fptable::FingerprintTable,
     /// The latest batches per connection of a producer without
     /// idempotence: first offset → (last offset, first and max
     /// timestamp). Produce answers reach the ledger in any order; offsets
     /// say what was stored first.
-    pub order_marks: HashMap<Arc<str>, OrderMarks>,
+    pub order_marks: BTreeMap<u64, OrderMarks>,
 }
 
 /// How a group consumes: classic (Fetch + OffsetCommit) or a queue/share
@@ -187,24 +193,4 @@ pub(crate) struct Instance {
     pub last_to: u64,
     /// Index into the group partition's `deliveries`, to extend.
     pub span: Option<usize>,
-}
-
-/// A hasher for keys that are hashes already (fingerprints).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }

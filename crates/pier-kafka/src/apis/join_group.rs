@@ -20,6 +20,16 @@ pub(crate) async fn handle(
         let code = kafka_protocol::ResponseError::GroupAuthorizationFailed.code();
         return failed(code, request.member_id.to_string(), version);
     }
+    // A classic member cannot join a consumer-protocol group with members
+    // (Kafka converts between the two; Pier does not, `docs/kafka.md`).
+    if ctx
+        .broker
+        .consumer_groups
+        .is_active(request.group_id.as_str())
+    {
+        let code = kafka_protocol::ResponseError::InconsistentGroupProtocol.code();
+        return failed(code, request.member_id.to_string(), version);
+    }
     let rebalance_timeout_ms = if version == 0 {
         request.session_timeout_ms
     } else {

@@ -1,5 +1,6 @@
-//! OffsetCommit: checked against the group's generation, stored durably
-//! before the answer. Needs READ on the group (else
+//! OffsetCommit: checked against the group's generation (classic) or the
+//! member's epoch (KIP-848 consumer groups), stored durably before the
+//! answer. Needs READ on the group (else
 //! GROUP_AUTHORIZATION_FAILED for every partition) and on each topic (else
 //! TOPIC_AUTHORIZATION_FAILED for its partitions).
 
@@ -18,12 +19,23 @@ use crate::broker::Ctx;
 pub(crate) async fn handle(ctx: &Ctx, request: OffsetCommitRequest) -> OffsetCommitResponse {
     let group = request.group_id.0.to_string();
     let group_error = if ctx.authorize(Resource::Group, &group, Operation::Read) {
-        let check = ctx.broker.groups.validate_commit(
-            &group,
-            request.member_id.as_str(),
-            request.generation_id_or_member_epoch,
-        );
-        check.err().map(|e| groups::code(&e))
+        let member = request.member_id.as_str();
+        let epoch = request.generation_id_or_member_epoch;
+        // A consumer-protocol (KIP-848) member commits with its member
+        // epoch: STALE_MEMBER_EPOCH or FENCED_MEMBER_EPOCH when it is not
+        // the current one, as Kafka.
+        match ctx
+            .broker
+            .consumer_groups
+            .validate_commit(&group, member, epoch)
+        {
+            Ok(true) => None,
+            Err(e) => Some(super::consumer_group_heartbeat::code(&e).code()),
+            Ok(false) => {
+                let check = ctx.broker.groups.validate_commit(&group, member, epoch);
+                check.err().map(|e| groups::code(&e))
+            }
+        }
     } else {
         Some(ResponseError::GroupAuthorizationFailed.code())
     };

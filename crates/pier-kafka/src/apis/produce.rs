@@ -217,6 +217,7 @@ fn note_produced(
             first_timestamp_ms: h.first_timestamp_ms,
             max_timestamp_ms: h.max_timestamp_ms,
             fingerprints,
+            connection: ctx.connection,
             at_ms,
         });
     }
