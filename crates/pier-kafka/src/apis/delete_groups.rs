@@ -18,6 +18,7 @@ pub(crate) async fn handle(ctx: &Ctx, request: DeleteGroupsRequest) -> DeleteGro
     for id in request.groups_names {
         let name = id.0.to_string();
         let known = ctx.broker.groups.describe(&name).is_some()
+            || ctx.broker.consumer_groups.describe(&name).is_some()
             || ctx.broker.store.groups_with_offsets().contains(&name);
         let code = if !ctx.authorize(Resource::Group, &name, Operation::Read) {
             ResponseError::GroupAuthorizationFailed.code()
@@ -25,6 +26,8 @@ pub(crate) async fn handle(ctx: &Ctx, request: DeleteGroupsRequest) -> DeleteGro
             ResponseError::GroupIdNotFound.code()
         } else if let Err(e) = ctx.broker.groups.delete(&name) {
             groups::code(&e)
+        } else if !ctx.broker.consumer_groups.delete(&name) {
+            ResponseError::NonEmptyGroup.code()
         } else if ctx
             .broker
             .store
