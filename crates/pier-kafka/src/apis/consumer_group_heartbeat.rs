@@ -70,20 +70,10 @@ pub(crate) async fn handle(
             format!("group {group} is a classic group with members"),
         );
     }
-    let topics = request
-        .subscribed_topic_names
-        .map(|t| t.into_iter().map(|n| n.0.to_string()).collect::<Vec<_>>());
-    let refused: Vec<&String> = topics
-        .iter()
-        .flatten()
-        .filter(|t| !ctx.authorize(Resource::Topic, t, Operation::Describe))
-        .collect();
-    if !refused.is_empty() {
-        return fail(
-            ResponseError::TopicAuthorizationFailed,
-            format!("not allowed to describe {refused:?}"),
-        );
-    }
+    let topics = match super::subscribed_topics(ctx, request.subscribed_topic_names) {
+        Ok(topics) => topics,
+        Err(message) => return fail(ResponseError::TopicAuthorizationFailed, message),
+    };
     // Subscribed topics that do not exist yet are created when
     // auto-creation is on, as a classic consumer's Metadata request would.
     for t in topics.iter().flatten() {

@@ -167,6 +167,32 @@ pub(crate) async fn handle(
     })
 }
 
+/// A group heartbeat's subscribed topic names (`None`: unchanged), or the
+/// message for TOPIC_AUTHORIZATION_FAILED when the client may not DESCRIBE
+/// some of them (share and consumer groups check this alike, as Kafka).
+pub(crate) fn subscribed_topics(
+    ctx: &Ctx,
+    names: Option<Vec<TopicName>>,
+) -> Result<Option<Vec<String>>, String> {
+    let topics = names.map(|t| t.into_iter().map(|n| n.0.to_string()).collect::<Vec<_>>());
+    let refused: Vec<&String> = topics
+        .iter()
+        .flatten()
+        .filter(|t| {
+            !ctx.authorize(
+                crate::acl::Resource::Topic,
+                t,
+                crate::acl::Operation::Describe,
+            )
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(topics)
+    } else {
+        Err(format!("not allowed to describe {refused:?}"))
+    }
+}
+
 pub(crate) fn str_bytes(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }

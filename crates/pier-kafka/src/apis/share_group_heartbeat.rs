@@ -31,21 +31,14 @@ pub(crate) async fn handle(
         return response
             .with_error_code(kafka_protocol::ResponseError::GroupAuthorizationFailed.code());
     }
-    let topics = request
-        .subscribed_topic_names
-        .map(|t| t.into_iter().map(|n| n.0.to_string()).collect::<Vec<_>>());
-    let refused: Vec<&String> = topics
-        .iter()
-        .flatten()
-        .filter(|t| !ctx.authorize(Resource::Topic, t, Operation::Describe))
-        .collect();
-    if !refused.is_empty() {
-        return response
-            .with_error_code(kafka_protocol::ResponseError::TopicAuthorizationFailed.code())
-            .with_error_message(Some(str_bytes(&format!(
-                "not allowed to describe {refused:?}"
-            ))));
-    }
+    let topics = match super::subscribed_topics(ctx, request.subscribed_topic_names) {
+        Ok(topics) => topics,
+        Err(message) => {
+            return response
+                .with_error_code(kafka_protocol::ResponseError::TopicAuthorizationFailed.code())
+                .with_error_message(Some(str_bytes(&message)));
+        }
+    };
     let hb = Heartbeat {
         group: group.clone(),
         member_id: member_id.clone(),

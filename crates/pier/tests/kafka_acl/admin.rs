@@ -1,6 +1,8 @@
 //! The admin APIs and share groups under authorization: refused without
 //! the rule, served with it.
 
+use kafka_protocol::messages::consumer_group_heartbeat_request::ConsumerGroupHeartbeatRequest;
+use kafka_protocol::messages::consumer_group_heartbeat_response::ConsumerGroupHeartbeatResponse;
 use kafka_protocol::messages::create_partitions_request::{
     CreatePartitionsRequest, CreatePartitionsTopic,
 };
@@ -74,6 +76,17 @@ impl Conn {
             .with_member_epoch(0)
             .with_subscribed_topic_names(Some(vec![name(topic)]));
         self.call(ApiKey::ShareGroupHeartbeat, 1, &req).await
+    }
+
+    /// Joins consumer group `group` (KIP-848) subscribed to `topic`.
+    async fn consumer_join(&mut self, group: &str, topic: &str) -> ConsumerGroupHeartbeatResponse {
+        let req = ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(str_bytes(group)))
+            .with_member_id(str_bytes("member-1"))
+            .with_member_epoch(0)
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![name(topic)]));
+        self.call(ApiKey::ConsumerGroupHeartbeat, 1, &req).await
     }
 
     /// Opens a share session on `topic`'s partitions.
@@ -188,4 +201,31 @@ async fn share_groups_need_read_on_the_group_and_the_topic() {
     let partition = &fetched.responses[0].partitions[0];
     assert_eq!(partition.error_code, 0);
     assert_eq!(partition.acquired_records.len(), 1, "the queued record");
+}
+
+#[tokio::test]
+async fn consumer_protocol_groups_need_read_on_the_group_and_describe_on_the_topic() {
+    use AclOperation::{Describe, Read};
+    let server = start(true).await;
+    let orders = server.store().describe_topic("orders").unwrap().meta.uuid;
+    let mut c = Conn::alice(&server).await;
+    let joined = c.consumer_join("billing", "orders").await;
+    assert_eq!(joined.error_code, GROUP_AUTHORIZATION_FAILED);
+    allow(
+        &server,
+        rule("alice", AclResource::Group, "billing", &[Read]),
+    );
+    let joined = c.consumer_join("billing", "orders").await;
+    assert_eq!(
+        joined.error_code, TOPIC_AUTHORIZATION_FAILED,
+        "subscribing needs DESCRIBE on the topic"
+    );
+    allow(
+        &server,
+        rule("alice", AclResource::Topic, "orders", &[Describe]),
+    );
+    let joined = c.consumer_join("billing", "orders").await;
+    assert_eq!(joined.error_code, 0);
+    let assigned = joined.assignment.unwrap().topic_partitions;
+    assert_eq!(assigned[0].topic_id, orders);
 }
