@@ -315,7 +315,11 @@ impl Generation {
         let mut tasks = vec![
             tokio::spawn(tick_groups(broker.clone(), stop.clone())),
             tokio::spawn(tick_queues(queues, broker.clone(), stop.clone())),
-            tokio::spawn(housekeeping(store.clone(), stop.clone())),
+            tokio::spawn(housekeeping(
+                store.clone(),
+                config.ledger.clone(),
+                stop.clone(),
+            )),
         ];
         for listener in listeners {
             tasks.push(tokio::spawn(pier_kafka::serve(
@@ -486,7 +490,11 @@ async fn tick_queues(
     }
 }
 
-async fn housekeeping(store: Store, mut stop: watch::Receiver<bool>) {
+async fn housekeeping(
+    store: Store,
+    ledger: Arc<pier_core::ledger::Ledger>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let stopped = tokio::select! {
             () = tokio::time::sleep(RETENTION_INTERVAL) => false,
@@ -495,8 +503,35 @@ async fn housekeeping(store: Store, mut stop: watch::Receiver<bool>) {
         if stopped {
             return;
         }
-        if let Err(e) = store.admin(AdminCommand::EnforceRetention).await {
-            tracing::warn!(error = %e, "retention failed");
+        enforce_retention(&store, &ledger).await;
+    }
+}
+
+/// Deletes what retention allows and tells the ledger which offsets went
+/// (they were removed, not lost: a step of their journeys).
+pub(crate) async fn enforce_retention(store: &Store, ledger: &pier_core::ledger::Ledger) {
+    let starts = |store: &Store| -> Vec<(String, u32, u64)> {
+        ledger
+            .partitions()
+            .into_iter()
+            .filter_map(|(t, p)| Some((t.clone(), p, store.offsets(&t, p).ok()?.0)))
+            .collect()
+    };
+    let before = if ledger.enabled() {
+        starts(store)
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = store.admin(AdminCommand::EnforceRetention).await {
+        tracing::warn!(error = %e, "retention failed");
+        return;
+    }
+    let now_ms = store.now_ms();
+    for (topic, partition, start) in before {
+        if let Ok((new_start, _)) = store.offsets(&topic, partition)
+            && new_start > start
+        {
+            ledger.removed_by_retention(&topic, partition, start, new_start - 1, now_ms);
         }
     }
 }
@@ -552,6 +587,12 @@ impl Server {
     /// The broker running now.
     pub fn broker(&self) -> Arc<Broker> {
         self.supervisor.workbench.broker()
+    }
+
+    /// Runs retention now (the server also does every
+    /// [`RETENTION_INTERVAL`]), telling the ledger what it removed.
+    pub async fn enforce_retention(&self) {
+        enforce_retention(&self.store(), &self.broker().config.ledger).await;
     }
 
     /// The facade the HTTP API and the desktop app drive.

@@ -79,3 +79,73 @@ async fn a_manual_clock_drives_leases_timelines_and_the_ledger() {
     assert_eq!(ledger["started_ms"], START_MS);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_is_a_step_of_a_records_journey_not_a_loss() {
+    let clock = ManualClock::new(START_MS);
+    let server = pier::Server::builder()
+        .in_memory()
+        .clock(Arc::new(clock.clone()))
+        .kafka_addr("127.0.0.1:0".parse().unwrap())
+        .http_addr("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let created = post(
+        &server,
+        "/api/v1/topics",
+        json!({"name": "short", "config": {"retention.ms": "1000"}}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    // Retention deletes whole storage chunks (≤ 256 KiB of batches): each
+    // old record is bigger, so each is a chunk of its own.
+    for value in ["0", "1"] {
+        let big = value.repeat(300 * 1024);
+        let r = post(
+            &server,
+            "/api/v1/topics/short/messages",
+            json!({"value": big}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    clock.advance_ms(5_000);
+    post(
+        &server,
+        "/api/v1/topics/short/messages",
+        json!({"value": "new"}),
+    )
+    .await;
+    server.enforce_retention().await;
+    let steps = |journey: &serde_json::Value| -> Vec<String> {
+        journey["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["what"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for offset in [0, 1] {
+        let j = get_json(&server, &format!("/api/v1/ledger/journey/short/0/{offset}")).await;
+        assert_eq!(
+            steps(&j),
+            ["produced", "removed_by_retention"],
+            "offset {offset}: {j}"
+        );
+        assert_eq!(j["steps"][1]["at_ms"], START_MS + 5_000);
+    }
+    // Control: the record retention kept has no such step.
+    let kept = get_json(&server, "/api/v1/ledger/journey/short/0/2").await;
+    assert_eq!(steps(&kept), ["produced"]);
+    let verdict = get_json(&server, "/api/v1/ledger/verdict?topic=short").await;
+    let kinds: Vec<&str> = verdict["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["records"].as_u64() > Some(0))
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.contains(&"lost_after_ack"), "{verdict}");
+    server.shutdown().await;
+}

@@ -749,7 +749,8 @@ export type JourneyStep = {
 at_ms: number, 
 /**
  * produced, acknowledged, lost, stored_twice, out_of_order, delivered,
- * delivered_again, committed, skipped, settled, dead_lettered.
+ * delivered_again, committed, skipped, settled, dead_lettered,
+ * removed_by_retention.
  */
 what: string, group: string | null, who: string | null, detail: string | null, 
 /**

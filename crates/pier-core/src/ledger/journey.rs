@@ -12,7 +12,8 @@ pub struct JourneyStep {
     /// When (for a run of records: when the run began or last moved).
     pub at_ms: i64,
     /// produced, acknowledged, lost, stored_twice, out_of_order, delivered,
-    /// delivered_again, committed, skipped, settled, dead_lettered.
+    /// delivered_again, committed, skipped, settled, dead_lettered,
+    /// removed_by_retention.
     pub what: String,
     pub group: Option<String>,
     pub who: Option<String>,
@@ -160,6 +161,9 @@ fn produced_steps(
         });
     }
     let _ = partition;
+    for x in pl.retained_away.iter().filter(|x| covers(x, offset)) {
+        steps.push(step(x, "removed_by_retention", None, false));
+    }
     for x in pl.lost.iter().filter(|x| covers(&x.span, offset)) {
         steps.push(step(&x.span, "lost", None, false));
     }

@@ -30,6 +30,50 @@ impl Ledger {
         s.put_partition(p.topic, p.partition, pl);
     }
 
+    /// Retention removed `first..=last` (the log start moved past them):
+    /// removed, not lost, and a step of their journeys.
+    pub fn removed_by_retention(
+        &self,
+        topic: &str,
+        partition: u32,
+        first: u64,
+        last: u64,
+        at_ms: i64,
+    ) {
+        if !self.enabled() || last < first {
+            return;
+        }
+        let mut s = self.state();
+        let Some(pl) = s
+            .partitions
+            .get_mut(topic)
+            .and_then(|ps| ps.get_mut(&partition))
+        else {
+            // Nothing produced while the ledger watched: nothing to tell.
+            return;
+        };
+        if let Some(x) = pl.retained_away.last_mut()
+            && x.last_offset + 1 == first
+        {
+            x.last_offset = last;
+            x.at_ms = at_ms;
+            return;
+        }
+        if !s.admit(at_ms) {
+            return;
+        }
+        let mut pl = s.take_partition(topic, partition);
+        pl.retained_away.push(Span {
+            partition,
+            first_offset: first,
+            last_offset: last,
+            at_ms,
+            who: None,
+            detail: Some("removed by retention (retention.ms or retention.bytes)".to_owned()),
+        });
+        s.put_partition(topic, partition, pl);
+    }
+
     /// A Fetch answer carried `from..=to` to a consumer.
     pub fn fetched(&self, f: &Fetched<'_>) {
         if !self.enabled() || f.to < f.from {

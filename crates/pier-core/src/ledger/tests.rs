@@ -357,3 +357,28 @@ fn answers_told_in_any_order_judge_by_offsets() {
         );
     }
 }
+
+#[test]
+fn retention_is_a_step_of_the_journey_and_not_a_loss() {
+    let l = Ledger::default();
+    produce(&l, 0, 9, true, None, 10);
+    l.removed_by_retention(T, 0, 0, 3, 100);
+    l.removed_by_retention(T, 0, 4, 5, 200);
+    let steps = |o: u64| -> Vec<String> {
+        l.journey(T, 0, o)
+            .steps
+            .into_iter()
+            .map(|s| s.what)
+            .collect()
+    };
+    assert_eq!(steps(5), vec!["produced", "removed_by_retention"]);
+    assert_eq!(
+        steps(6),
+        vec!["produced"],
+        "control: a record retention kept"
+    );
+    // One run, moved on with the log start.
+    let j = l.journey(T, 0, 0);
+    assert_eq!(j.steps[1].at_ms, 200);
+    assert_eq!(verdict(&l, None).count(FindingKind::LostAfterAck), 0);
+}

@@ -139,6 +139,9 @@ pub(crate) struct PartitionLedger {
     /// A second copy, and the first offset of the first copy.
     pub stored_twice: Vec<(Span, u64)>,
     pub out_of_order: Vec<Span>,
+    /// Offsets retention removed (runs coalesce while the log start moves
+    /// on: one entry per partition in the common case).
+    pub retained_away: Vec<Span>,
     /// fingerprint → (offset, connection), for records of the last
     /// [`super::DUPLICATE_WINDOW_MS`].
     pub fingerprints: super::fptable::FingerprintTable,
