@@ -9,8 +9,11 @@ cd "$HERE"
 log() { printf '\033[1m[clients setup]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------
-# Node 20 and npm are expected on the machine already; only kcat and venv.
+# Node 20 and npm are expected on the machine already; kcat, venv, and Java
+# 17 + Maven for the reference Kafka (where no java/mvn is on the PATH).
 APT_PACKAGES=(kcat python3-venv)
+command -v java >/dev/null || APT_PACKAGES+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || APT_PACKAGES+=(maven)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -62,3 +65,10 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$want" >"$stamp"
 fi
+
+# --- The reference Apache Kafka 4.4 (Maven jars) -----------------------------
+# The differential tests run the same scenarios against Pier and against it.
+for tool in java mvn; do
+  command -v "$tool" >/dev/null || { log "error: $tool not found (Java 17+ and Maven fetch and run the reference Kafka)"; exit 1; }
+done
+"$HERE/../reference/kafka" fetch

@@ -281,3 +281,36 @@ def cutting_pier(request, tmp_path):
 def secure_pier(request, tmp_path):
     with running(request, secure_server(tmp_path)) as server:
         yield server
+
+
+class ReferenceKafka:
+    """Apache Kafka 4.4 from its jars (`tests/reference/kafka`), KRaft, on
+    loopback: the same scenarios run against it and against Pier."""
+
+    def __init__(self, workdir):
+        self.workdir = str(workdir)
+        script = os.path.join(REPO_ROOT, "tests", "reference", "kafka")
+        out = subprocess.run([script, "start", self.workdir], check=True,
+                             capture_output=True, text=True, timeout=180).stdout
+        self.bootstrap = re.search(r"bootstrap=(\S+)", out).group(1)
+        self.script = script
+
+    def stop(self):
+        subprocess.run([self.script, "stop", self.workdir], check=False, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def reference_kafka(tmp_path_factory):
+    k = ReferenceKafka(tmp_path_factory.mktemp("reference-kafka"))
+    yield k
+    k.stop()
+
+
+@pytest.fixture(params=["pier", "kafka"])
+def broker(request):
+    """Pier, then the reference Kafka: for scenarios that must behave the
+    same on both (they use only `.bootstrap`)."""
+    if request.param == "pier":
+        yield request.getfixturevalue("pier")
+    else:
+        yield request.getfixturevalue("reference_kafka")
