@@ -5,6 +5,9 @@ ids, never counts. Each scenario runs against Pier and against the
 reference Apache Kafka 4.4 (`broker` fixture, `tests/reference/kafka`):
 the same assertions must hold on both."""
 
+import json
+import os
+import subprocess
 import threading
 import time
 
@@ -12,6 +15,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from adapters import unique, wait_for
+from conftest import REPO_ROOT
 
 
 def create(pier, topic):
@@ -125,3 +129,21 @@ def test_committed_offsets_of_a_kip848_group_are_the_groups(broker):
     committed = probe.committed([TopicPartition(topic, p) for p in range(3)], timeout=10)
     probe.close()
     assert {tp.partition: tp.offset for tp in committed} == {0: 10, 1: 10, 2: 10}
+
+
+def test_the_java_client_shares_partitions_and_hands_them_over(broker):
+    """kafka-clients 4.4 (`tests/java/Kip848.java`, run from the reference
+    Kafka's jars), judged here by record ids."""
+    jars = os.path.join(REPO_ROOT, "tests", "reference", ".jars", "*")
+    program = os.path.join(REPO_ROOT, "tests", "java", "Kip848.java")
+    topic, group = unique("kip848-java"), unique("kip848-java-group")
+    run = subprocess.run(["java", "-cp", jars, program, broker.bootstrap, topic, group],
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    owned_a, owned_b = set(seen["owned_a"]), set(seen["owned_b"])
+    assert not owned_a & owned_b and owned_a | owned_b == {0, 1, 2}, seen
+    assert set(seen["first_a"]) == {"id-%d" % i for i in range(300) if i % 3 in owned_a}
+    assert set(seen["first_b"]) == {"id-%d" % i for i in range(300) if i % 3 in owned_b}
+    assert set(seen["later_b"]) == {"id-%d" % i for i in range(300, 450)}, \
+        "after a left, b got every new record"
