@@ -1,0 +1,124 @@
+"""The differential suite: one scenario, run against Pier and against the
+reference Apache Kafka 4.4 (`broker` fixture), must observe the same thing.
+Each test states what Kafka does; Pier must match it, or the difference is
+listed in `docs/kafka.md` with its reason."""
+
+import time
+
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer, TopicPartition)
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from adapters import unique, wait_for
+
+
+def admin_of(broker):
+    return AdminClient({"bootstrap.servers": broker.bootstrap})
+
+
+def create(broker, topic, partitions=1, config=None):
+    a = admin_of(broker)
+    a.create_topics([NewTopic(topic, partitions, 1, config=config or {})])[topic].result(30)
+    # Metadata reaches the brokers' caches asynchronously on Kafka.
+    wait_for(lambda: topic in a.list_topics(timeout=10).topics, 30, "topic visible")
+
+
+def test_a_record_over_max_message_bytes_is_refused_with_message_too_large(broker):
+    topic = unique("diff-big")
+    create(broker, topic, config={"max.message.bytes": "1000"})
+    errors = []
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 1_000_000,
+                  "retries": 0})
+    p.produce(topic, value=b"x" * 5000, on_delivery=lambda err, msg: errors.append(err))
+    p.flush(30)
+    assert [e.code() for e in errors] == [KafkaError.MSG_SIZE_TOO_LARGE]
+    ok = []
+    p.produce(topic, value=b"x" * 100, on_delivery=lambda err, msg: ok.append(err))
+    p.flush(30)
+    assert ok == [None], "control: a small record is stored"
+
+
+def test_an_invalid_topic_config_is_invalid_config(broker):
+    topic = unique("diff-config")
+    a = admin_of(broker)  # kept alive while its futures run
+    f = a.create_topics([NewTopic(topic, 1, 1, config={"retention.ms": "soon"})])[topic]
+    try:
+        f.result(30)
+        code = None
+    except KafkaException as e:
+        code = e.args[0].code()
+    assert code == KafkaError.INVALID_CONFIG
+
+
+def test_deleting_a_topic_that_does_not_exist_is_unknown_topic(broker):
+    a = admin_of(broker)
+    f = a.delete_topics([unique("diff-missing")])
+    (fut,) = f.values()
+    try:
+        fut.result(30)
+        code = None
+    except KafkaException as e:
+        code = e.args[0].code()
+    assert code == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def test_offsets_for_times_finds_the_first_record_at_or_after(broker):
+    topic = unique("diff-times")
+    create(broker, topic)
+    base = int(time.time() * 1000) - 60_000
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(10):
+        p.produce(topic, value=b"v%d" % i, partition=0, timestamp=base + i * 1000)
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique("diff-times-g")})
+    asked = [TopicPartition(topic, 0, base + 3500), TopicPartition(topic, 0, base - 1),
+             TopicPartition(topic, 0, base + 60_000)]
+    found = [c.offsets_for_times([tp], timeout=10)[0].offset for tp in asked]
+    c.close()
+    # 3.5 s in: offset 4; before everything: 0; after everything: -1 (none).
+    assert found == [4, 0, -1]
+
+
+def test_fetching_past_the_end_with_no_reset_policy_is_offset_out_of_range(broker):
+    topic = unique("diff-range")
+    create(broker, topic)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(5):
+        p.produce(topic, value=b"v%d" % i, partition=0)
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique("diff-range-g"),
+                  "auto.offset.reset": "error", "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 1000)])
+    codes = []
+    deadline = time.monotonic() + 20
+    while not codes and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error():
+            codes.append(m.error().code())
+    c.close()
+    assert codes == [KafkaError._AUTO_OFFSET_RESET]
+
+
+def test_topic_config_defaults_are_kafkas(broker):
+    topic = unique("diff-defaults")
+    create(broker, topic)
+    r = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    a = admin_of(broker)
+    configs = a.describe_configs([r])[r].result(30)
+    wanted = ["cleanup.policy", "retention.ms", "retention.bytes", "max.message.bytes"]
+    assert {k: configs[k].value for k in wanted} == {
+        "cleanup.policy": "delete",
+        "retention.ms": "604800000",
+        "retention.bytes": "-1",
+        "max.message.bytes": "1048588",
+    }
+
+
+def test_committed_offsets_of_a_group_without_members_round_trip(broker):
+    topic, group = unique("diff-commit"), unique("diff-commit-g")
+    create(broker, topic, partitions=2)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                  "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition(topic, 0, 7), TopicPartition(topic, 1, 0)], asynchronous=False)
+    got = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
+    c.close()
+    assert [(tp.partition, tp.offset) for tp in got] == [(0, 7), (1, 0)]
