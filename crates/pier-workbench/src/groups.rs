@@ -20,8 +20,14 @@ pub struct GroupMember {
     pub client_id: String,
     pub client_host: String,
     /// What the leader assigned (empty while rebalancing, or when the group
-    /// does not use Kafka's consumer protocol).
+    /// does not use Kafka's consumer protocol); for a KIP-848 group, what
+    /// the member owns now.
     pub assignment: Vec<MemberAssignment>,
+    /// KIP-848 groups: the member's epoch (`None` in a classic group).
+    pub member_epoch: Option<i32>,
+    /// KIP-848 groups: what the member is headed for (it differs from
+    /// `assignment` while partitions are handed over).
+    pub target: Vec<MemberAssignment>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
@@ -40,8 +46,13 @@ pub struct PartitionLag {
 pub struct GroupSummary {
     pub group_id: String,
     /// Kafka's name: `Empty`, `PreparingRebalance`, `CompletingRebalance`,
-    /// `Stable` or `Dead`.
+    /// `Stable` or `Dead` (classic); `Empty`, `Reconciling` or `Stable`
+    /// (KIP-848).
     pub state: String,
+    /// `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848,
+    /// `group.protocol=consumer`).
+    pub protocol: String,
+    /// The generation (classic) or the group epoch (KIP-848).
     pub generation: i32,
     pub members: Vec<GroupMember>,
     pub lag: Vec<PartitionLag>,
@@ -66,6 +77,21 @@ pub struct CommitOffsets {
     pub offsets: Vec<OffsetToCommit>,
 }
 
+/// `(topic, partition)` pairs as one entry per topic.
+fn by_topic(tps: &[(String, u32)]) -> Vec<MemberAssignment> {
+    let mut out: Vec<MemberAssignment> = Vec::new();
+    for (topic, p) in tps {
+        match out.last_mut() {
+            Some(a) if a.topic == *topic => a.partitions.push(*p),
+            _ => out.push(MemberAssignment {
+                topic: topic.clone(),
+                partitions: vec![*p],
+            }),
+        }
+    }
+    out
+}
+
 fn decode_assignment(bytes: &bytes::Bytes) -> Vec<MemberAssignment> {
     pier_core::groups::assigned_partitions(bytes)
         .into_iter()
@@ -77,7 +103,12 @@ impl Workbench {
     pub fn groups(&self) -> Vec<GroupSummary> {
         let live = self.broker().groups.list();
         let mut ids: Vec<String> = live.iter().map(|g| g.group_id.clone()).collect();
-        for g in self.store().groups_with_offsets() {
+        let consumer = self.broker().consumer_groups.list();
+        for g in consumer
+            .iter()
+            .map(|g| g.group_id.clone())
+            .chain(self.store().groups_with_offsets())
+        {
             if !ids.contains(&g) {
                 ids.push(g);
             }
@@ -86,19 +117,35 @@ impl Workbench {
         ids.into_iter()
             .map(|id| {
                 let described = live.iter().find(|g| g.group_id == id);
-                self.summarize(id.clone(), described)
+                let mut s = self.summarize(id.clone(), described);
+                if described.is_none()
+                    && let Some(c) = consumer.iter().find(|g| g.group_id == id)
+                {
+                    consumer_protocol(&mut s, c);
+                }
+                s
             })
             .collect()
     }
 
     pub fn group(&self, group_id: &str) -> Result<GroupSummary, WorkbenchError> {
         let live = self.broker().groups.describe(group_id);
-        if live.is_none() && self.store().committed_offsets(group_id).is_empty() {
+        let consumer = self.broker().consumer_groups.describe(group_id);
+        if live.is_none()
+            && consumer.is_none()
+            && self.store().committed_offsets(group_id).is_empty()
+        {
             return Err(WorkbenchError::not_found(format!(
                 "unknown group {group_id:?}"
             )));
         }
-        Ok(self.summarize(group_id.to_owned(), live.as_ref()))
+        let mut s = self.summarize(group_id.to_owned(), live.as_ref());
+        if live.is_none()
+            && let Some(c) = &consumer
+        {
+            consumer_protocol(&mut s, c);
+        }
+        Ok(s)
     }
 
     fn summarize(
@@ -125,6 +172,7 @@ impl Workbench {
             state: described
                 .map_or("Empty", |g| g.state.kafka_name())
                 .to_owned(),
+            protocol: "classic".to_owned(),
             generation: described.map_or(0, |g| g.generation_id),
             members: described
                 .map(|g| {
@@ -135,6 +183,8 @@ impl Workbench {
                             client_id: m.client_id.clone(),
                             client_host: m.client_host.clone(),
                             assignment: decode_assignment(&m.assignment),
+                            member_epoch: None,
+                            target: Vec::new(),
                         })
                         .collect()
                 })
@@ -157,6 +207,11 @@ impl Workbench {
         }
         if commit.offsets.is_empty() {
             return Err(WorkbenchError::invalid("no offsets to commit"));
+        }
+        if self.broker().consumer_groups.is_active(group_id) {
+            return Err(WorkbenchError::conflict(format!(
+                "group {group_id:?} has active members: stop its Kafka consumers, or let them commit"
+            )));
         }
         self.broker()
             .groups
@@ -203,6 +258,11 @@ impl Workbench {
             .groups
             .delete(group_id)
             .map_err(|e| WorkbenchError::conflict(e.to_string()))?;
+        if !self.broker().consumer_groups.delete(group_id) {
+            return Err(WorkbenchError::conflict(format!(
+                "group {group_id:?} has active members"
+            )));
+        }
         self.store()
             .admin(AdminCommand::DeleteGroupOffsets {
                 group: group_id.to_owned(),
@@ -210,4 +270,23 @@ impl Workbench {
             .await?;
         Ok(())
     }
+}
+
+/// A KIP-848 group's state, epoch and members over a summary.
+fn consumer_protocol(s: &mut GroupSummary, c: &pier_core::groups::ConsumerGroupDescription) {
+    s.protocol = "consumer".to_owned();
+    s.state = c.state.to_owned();
+    s.generation = c.group_epoch;
+    s.members = c
+        .members
+        .iter()
+        .map(|m| GroupMember {
+            member_id: m.member_id.clone(),
+            client_id: m.client_id.clone(),
+            client_host: m.client_host.clone(),
+            assignment: by_topic(&m.assigned),
+            member_epoch: Some(m.member_epoch),
+            target: by_topic(&m.target),
+        })
+        .collect();
 }

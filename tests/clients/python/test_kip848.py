@@ -14,7 +14,7 @@ import time
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from adapters import unique, wait_for
+from adapters import http, unique, wait_for
 from conftest import REPO_ROOT
 
 
@@ -88,6 +88,16 @@ def test_members_share_partitions_hand_them_over_and_resume_from_commits(broker)
              and a.partitions() | b.partitions() == {0, 1, 2}, 30, "both members assigned")
     assert not a.partitions() & b.partitions()
     pa, pb = a.partitions(), b.partitions()
+    if hasattr(pier, "http"):
+        # Pier's HTTP API (and so the UI) shows the group as KIP-848, with
+        # each member's epoch and what it owns.
+        g = wait_for(lambda: (lambda g: g if g["state"] == "Stable" else None)(
+            http(pier, "GET", "/api/v1/groups/" + group)), 10, "a stable group")
+        assert g["protocol"] == "consumer" and g["generation"] > 0, g
+        owned = {m["client_id"]: {p for a in m["assignment"] for p in a["partitions"]}
+                 for m in g["members"]}
+        assert owned == {"member-a": pa, "member-b": pb}, g
+        assert all(m["member_epoch"] > 0 and m["target"] == m["assignment"] for m in g["members"]), g
     produce(pier, topic, range(300))
     everything = {"id-%d" % i for i in range(300)}
     wait_for(lambda: set(a.received()) | set(b.received()) >= everything, 30, "all 300 received")

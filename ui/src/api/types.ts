@@ -171,16 +171,36 @@ export type DeliveryState = { "state": "committed" } | { "state": "uncommitted" 
 export type GroupSummary = { group_id: string, 
 /**
  * Kafka's name: `Empty`, `PreparingRebalance`, `CompletingRebalance`,
- * `Stable` or `Dead`.
+ * `Stable` or `Dead` (classic); `Empty`, `Reconciling` or `Stable`
+ * (KIP-848).
  */
-state: string, generation: number, members: Array<GroupMember>, lag: Array<PartitionLag>, total_lag: number, };
+state: string, 
+/**
+ * `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848,
+ * `group.protocol=consumer`).
+ */
+protocol: string, 
+/**
+ * The generation (classic) or the group epoch (KIP-848).
+ */
+generation: number, members: Array<GroupMember>, lag: Array<PartitionLag>, total_lag: number, };
 
 export type GroupMember = { member_id: string, client_id: string, client_host: string, 
 /**
  * What the leader assigned (empty while rebalancing, or when the group
- * does not use Kafka's consumer protocol).
+ * does not use Kafka's consumer protocol); for a KIP-848 group, what
+ * the member owns now.
  */
-assignment: Array<MemberAssignment>, };
+assignment: Array<MemberAssignment>, 
+/**
+ * KIP-848 groups: the member's epoch (`None` in a classic group).
+ */
+member_epoch: number | null, 
+/**
+ * KIP-848 groups: what the member is headed for (it differs from
+ * `assignment` while partitions are handed over).
+ */
+target: Array<MemberAssignment>, };
 
 export type MemberAssignment = { topic: string, partitions: Array<number>, };
 
