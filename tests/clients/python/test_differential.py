@@ -122,3 +122,94 @@ def test_committed_offsets_of_a_group_without_members_round_trip(broker):
     got = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
     c.close()
     assert [(tp.partition, tp.offset) for tp in got] == [(0, 7), (1, 0)]
+
+
+# --- Classic group errors, request by request (kafka-python's protocol
+# classes on a raw connection: a client library would hide these codes).
+
+UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, MEMBER_ID_REQUIRED = 25, 22, 27, 79
+
+
+def join(wire, group, member_id=""):
+    from kafka.protocol.group import JoinGroupRequest
+    return wire.call(JoinGroupRequest[4](
+        group=group, session_timeout=10_000, rebalance_timeout=3_000, member_id=member_id,
+        protocol_type="consumer", group_protocols=[("range", b"")]))
+
+
+def test_classic_group_errors_match_kafka(broker):
+    from kafka.protocol.commit import OffsetCommitRequest
+    from kafka.protocol.group import HeartbeatRequest, JoinGroupRequest, SyncGroupRequest
+
+    from raw_wire import Wire
+
+    group, topic = unique("diff-group"), unique("diff-group-t")
+    create(broker, topic)
+    wire = Wire(broker.bootstrap)
+    wire.coordinator(group)
+    try:
+        seen = {}  # what each request got, compared whole at the end
+        seen["heartbeat, unknown group"] = wire.call(HeartbeatRequest[2](
+            group=group, generation_id=1, member_id="nobody")).error_code
+        first = join(wire, group)
+        seen["join v4 without a member id"] = first.error_code
+        joined = join(wire, group, first.member_id)
+        seen["join again with it"] = joined.error_code
+        gen, me = joined.generation_id, joined.member_id
+        seen["sync"] = wire.call(SyncGroupRequest[2](
+            group=group, generation_id=gen, member_id=me,
+            group_assignment=[(me, b"")])).error_code
+        seen["heartbeat"] = wire.call(HeartbeatRequest[2](
+            group=group, generation_id=gen, member_id=me)).error_code
+        seen["heartbeat, wrong generation"] = wire.call(HeartbeatRequest[2](
+            group=group, generation_id=gen + 5, member_id=me)).error_code
+        seen["heartbeat, unknown member"] = wire.call(HeartbeatRequest[2](
+            group=group, generation_id=gen, member_id="nobody")).error_code
+
+        def commit(generation, member):
+            r = wire.call(OffsetCommitRequest[2](
+                consumer_group=group, consumer_group_generation_id=generation,
+                consumer_id=member, retention_time=-1,
+                topics=[(topic, [(0, 0, "")])]))
+            return r.topics[0][1][0][1]
+
+        seen["commit"] = commit(gen, me)
+        seen["commit, wrong generation"] = commit(gen + 5, me)
+        seen["commit, unknown member"] = commit(gen, "nobody")
+        # A second member starts a rebalance: the first hears so.
+        other = Wire(broker.bootstrap)
+        other.coordinator(group)
+        try:
+            second = join(other, group)
+            # Its JoinGroup waits for the rebalance: send it, do not wait.
+            other.client.send(other.node, JoinGroupRequest[4](
+                group=group, session_timeout=10_000, rebalance_timeout=3_000,
+                member_id=second.member_id, protocol_type="consumer",
+                group_protocols=[("range", b"")]))
+            other.client.poll(timeout_ms=200)
+            deadline = time.monotonic() + 10
+            code = None
+            while time.monotonic() < deadline:
+                code = wire.call(HeartbeatRequest[2](
+                    group=group, generation_id=gen, member_id=me)).error_code
+                if code:
+                    break
+                time.sleep(0.1)
+            seen["heartbeat while another joins"] = code
+        finally:
+            other.close()
+    finally:
+        wire.close()
+    assert seen == {
+        "heartbeat, unknown group": UNKNOWN_MEMBER_ID,
+        "join v4 without a member id": MEMBER_ID_REQUIRED,
+        "join again with it": 0,
+        "sync": 0,
+        "heartbeat": 0,
+        "heartbeat, wrong generation": ILLEGAL_GENERATION,
+        "heartbeat, unknown member": UNKNOWN_MEMBER_ID,
+        "commit": 0,
+        "commit, wrong generation": ILLEGAL_GENERATION,
+        "commit, unknown member": UNKNOWN_MEMBER_ID,
+        "heartbeat while another joins": REBALANCE_IN_PROGRESS,
+    }
