@@ -11,9 +11,12 @@ use kafka_protocol::records::Compression;
 
 use crate::batch::{self, BATCH_HEADER_BYTES};
 
+/// A batch's fingerprints: small batches need no allocation.
+pub type Fingerprints = smallvec::SmallVec<[u64; 4]>;
+
 /// One fingerprint per record, in offset order; `None` if the batch cannot
 /// be read (it was validated on the way in, so that does not happen).
-pub fn records(batch: &Bytes, compression: Compression) -> Option<Vec<u64>> {
+pub fn records(batch: &Bytes, compression: Compression) -> Option<Fingerprints> {
     if compression == Compression::None {
         return uncompressed(batch);
     }
@@ -38,11 +41,11 @@ pub fn records(batch: &Bytes, compression: Compression) -> Option<Vec<u64>> {
 
 /// Walks the records without decoding them: `length, attributes,
 /// timestampDelta, offsetDelta`; the rest is checksummed as it is.
-fn uncompressed(batch: &[u8]) -> Option<Vec<u64>> {
+fn uncompressed(batch: &[u8]) -> Option<Fingerprints> {
     let base_timestamp = i64::from_be_bytes(batch.get(27..35)?.try_into().ok()?);
     let count = i32::from_be_bytes(batch.get(57..61)?.try_into().ok()?);
     let mut at = BATCH_HEADER_BYTES;
-    let mut out = Vec::with_capacity(usize::try_from(count).ok()?.min(1 << 16));
+    let mut out = Fingerprints::with_capacity(usize::try_from(count).ok()?.min(1 << 16));
     for _ in 0..count {
         let (length, n) = varint(batch.get(at..)?)?;
         let start = at + n;

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use fingerprint::records as fingerprints;
+pub use fingerprint::{Fingerprints, records as fingerprints};
 pub use journey::{Journey, JourneyStep};
 pub use ranges::RangeSet;
 pub use types::{GroupKind, Produced, ProducerKey, Span};
@@ -98,7 +98,9 @@ pub struct Anomaly {
 pub(crate) struct State {
     /// topic → partition → what is known (looked up by `&str`, so the
     /// produce path allocates nothing for a known partition).
-    pub partitions: HashMap<String, BTreeMap<u32, PartitionLedger>>,
+    /// Looked up twice per produce: a fast hasher (topic names are the
+    /// user's own, on their own machine).
+    pub partitions: HashMap<String, BTreeMap<u32, PartitionLedger>, foldhash::fast::RandomState>,
     pub groups: HashMap<String, GroupLedger>,
     pub instances: HashMap<(u64, String, u32), Instance>,
     pub entries: usize,

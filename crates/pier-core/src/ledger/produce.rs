@@ -1,6 +1,7 @@
 //! Recording produces: acknowledgement runs, producer runs, the recent
 //! batches, fingerprints (stored twice) and order marks (out of order).
 
+use super::fptable::connection_tag;
 use super::types::{AckRun, BatchDetail, PartitionLedger, Produced, ProducerRun, Span};
 use super::verdict::FindingKind;
 use super::{RECENT_BATCHES_MAX, State};
@@ -92,6 +93,11 @@ pub(super) fn note_producer(s: &mut State, pl: &mut PartitionLedger, p: &Produce
     }
 }
 
+/// The salt that keeps one client's fingerprints apart from another's.
+fn client_salt(p: &Produced<'_>) -> u64 {
+    u64::from(crc32c::crc32c(p.producer.client_id.as_bytes())).rotate_left(17)
+}
+
 /// Records whose fingerprint was stored within the window over another
 /// connection: a retry stored twice. The same content again over the same
 /// connection is a new record (a loop sending one message), not a retry:
@@ -104,15 +110,17 @@ pub(super) fn note_duplicates(
     fps: &[u64],
 ) {
     // Only the same client's records are compared with each other.
-    let salt = u64::from(crc32c::crc32c(p.producer.client_id.as_bytes())).rotate_left(17);
+    let salt = client_salt(p);
+    let conn = connection_tag(p.connection);
     let mut found: Vec<(u64, u64)> = Vec::new();
     for (i, fp) in fps.iter().enumerate() {
         let fp = fp ^ salt;
         let offset = p.first_offset + i as u64;
-        match pl.fingerprints.get(fp, p.at_ms) {
+        let seen = pl.fingerprints.get(fp, offset, p.at_ms);
+        match seen.map(|x| (x.offset, x.connection != conn)) {
             // Answers arrive in any order: the lower offset is the first copy.
-            Some((seen, c)) if c != p.connection && seen < offset => found.push((offset, seen)),
-            Some((seen, c)) if c != p.connection && seen > offset => {
+            Some((seen, true)) if seen < offset => found.push((offset, seen)),
+            Some((seen, true)) if seen > offset => {
                 found.push((seen, offset));
                 pl.fingerprints.insert(fp, offset, p.connection, p.at_ms);
             }
@@ -158,7 +166,11 @@ const ORDER_MARKS_KEPT: usize = 64;
 /// answers reach the ledger in any order).
 pub(super) fn note_order(s: &mut State, pl: &mut PartitionLedger, p: &Produced<'_>) {
     let marks = pl.order_marks.entry(p.connection).or_default();
-    let at = marks.partition_point(|(o, _)| *o < p.first_offset);
+    // In order (the common case): after the last mark, no search.
+    let at = match marks.back() {
+        Some((o, _)) if *o < p.first_offset => marks.len(),
+        _ => marks.partition_point(|(o, _)| *o < p.first_offset),
+    };
     let earlier = at.checked_sub(1).map(|i| marks[i]);
     let later = marks
         .get(at)

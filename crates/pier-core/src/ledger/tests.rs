@@ -27,7 +27,7 @@ fn produce(l: &Ledger, first: u64, last: u64, fsync: bool, fps: Option<Vec<u64>>
         fsync,
         first_timestamp_ms: at_ms,
         max_timestamp_ms: at_ms,
-        fingerprints: fps,
+        fingerprints: fps.map(Into::into),
         // Each answer its own connection, as a retry after a lost answer.
         connection: at_ms as u64,
         at_ms,
@@ -259,7 +259,7 @@ fn the_same_record_again_over_the_same_connection_is_not_a_retry() {
                 fsync: true,
                 first_timestamp_ms: 10,
                 max_timestamp_ms: 10,
-                fingerprints: Some(vec![1, 1]),
+                fingerprints: Some([1, 1].into_iter().collect()),
                 connection,
                 at_ms: 10,
             });
@@ -289,7 +289,7 @@ fn the_same_record_from_another_client_is_not_a_retry() {
         fsync: true,
         first_timestamp_ms: 10,
         max_timestamp_ms: 10,
-        fingerprints: Some(vec![1, 2]),
+        fingerprints: Some([1, 2].into_iter().collect()),
         connection: 11,
         at_ms: 11,
     });
@@ -311,7 +311,7 @@ fn plain(l: &Ledger, first: u64, last: u64, ts: i64, fps: Vec<u64>, at_ms: i64) 
         fsync: true,
         first_timestamp_ms: ts,
         max_timestamp_ms: ts,
-        fingerprints: Some(fps),
+        fingerprints: Some(fps.into()),
         // One connection: a retry after an error answer comes back over it.
         connection: 1,
         at_ms,

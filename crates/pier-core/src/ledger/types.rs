@@ -50,7 +50,7 @@ pub struct Produced<'a> {
     pub first_timestamp_ms: i64,
     pub max_timestamp_ms: i64,
     /// Per-record fingerprints (producers without idempotence only).
-    pub fingerprints: Option<Vec<u64>>,
+    pub fingerprints: Option<super::fingerprint::Fingerprints>,
     /// The connection (or, inside Pier, the attempt) it came over: a retry
     /// after a lost answer comes over another one, so only a copy from
     /// another connection is a retry stored twice.

@@ -23,8 +23,30 @@ pub(crate) async fn handle(
     finish(submit_all(ctx, request, version).await).await
 }
 
-/// Each batch's answer from the writer, with the batch (for the ledger).
-type Pending = Vec<(Receiver, bytes::Bytes)>;
+/// Each batch's answer from the writer, with what the ledger needs of the
+/// batch (read while its bytes are still in cache).
+type Pending = Vec<(Receiver, Option<Noted>)>;
+
+/// A batch's header, and its records' fingerprints when it comes from a
+/// producer without idempotence (idempotent producers cannot store a retry
+/// twice: the writer checks sequences).
+struct Noted {
+    header: batch::BatchHeader,
+    fingerprints: Option<pier_core::ledger::Fingerprints>,
+}
+
+impl Noted {
+    fn of(b: &bytes::Bytes) -> Noted {
+        let header = batch::header_of(b);
+        let fingerprints = (header.producer_id < 0)
+            .then(|| pier_core::ledger::fingerprints(b, header.compression))
+            .flatten();
+        Noted {
+            header,
+            fingerprints,
+        }
+    }
+}
 type Outcome = Result<Result<Pending, AppendError>, (ResponseError, String)>;
 
 /// A produce request whose batches are all queued for the writer: what is
@@ -96,7 +118,7 @@ pub(crate) async fn finish(s: Submitted) -> Option<ProduceResponse> {
             Err((code, message)) => error(index, code, message),
             Ok(receivers) => {
                 let (response, stored) = collect(index, receivers).await;
-                note_produced(&ctx, acks, &name, index, &stored);
+                note_produced(&ctx, acks, &name, index, stored);
                 response
             }
         };
@@ -134,13 +156,15 @@ async fn submit(
         });
     };
     let mut receivers = Vec::new();
+    let ledger = ctx.broker.config.ledger.enabled();
     for b in batch::split_batches(records)? {
+        let noted = ledger.then(|| Noted::of(&b));
         let rx = ctx
             .broker
             .store
-            .submit_append_async(topic, partition, b.clone())
+            .submit_append_async(topic, partition, b)
             .await?;
-        receivers.push((rx, b));
+        receivers.push((rx, noted));
     }
     Ok(receivers)
 }
@@ -152,7 +176,7 @@ async fn collect(
     receivers: Result<Pending, AppendError>,
 ) -> (
     PartitionProduceResponse,
-    Vec<(pier_core::Appended, bytes::Bytes)>,
+    Vec<(pier_core::Appended, Option<Noted>)>,
 ) {
     let receivers = match receivers {
         Ok(r) => r,
@@ -184,7 +208,7 @@ fn note_produced(
     acks: i16,
     topic: &str,
     partition: i32,
-    stored: &[(pier_core::Appended, bytes::Bytes)],
+    stored: Vec<(pier_core::Appended, Option<Noted>)>,
 ) {
     let ledger = &ctx.broker.config.ledger;
     if stored.is_empty() || !ledger.enabled() {
@@ -192,19 +216,21 @@ fn note_produced(
     }
     let fsync = ctx.broker.store.fsync_enabled();
     let at_ms = ctx.broker.store.now_ms();
-    for (done, b) in stored {
-        let h = batch::header_of(b);
+    for (done, noted) in stored {
+        // Switched on after the batch was submitted: nothing to tell.
+        let Some(Noted {
+            header: h,
+            fingerprints,
+        }) = noted
+        else {
+            continue;
+        };
         let producer = pier_core::ledger::ProducerKey {
             client_id: ctx.client_id.clone(),
             address: ctx.peer_text.clone(),
             producer_id: h.producer_id,
             producer_epoch: h.producer_epoch,
         };
-        // Idempotent producers cannot store a retry twice: the writer
-        // checks sequences. Only the others need fingerprints.
-        let fingerprints = (h.producer_id < 0)
-            .then(|| pier_core::ledger::fingerprints(b, h.compression))
-            .flatten();
         ledger.produced(&pier_core::ledger::Produced {
             topic,
             partition: partition as u32,
