@@ -1,7 +1,9 @@
 //! The delivery ledger, for the adapters: verdicts for a topic and group
 //! over a window, a record's journey, and the ledger's own state.
 
-use pier_core::ledger::{Counters, Expectation, Journey, PartitionFacts, Verdict, VerdictQuery};
+use pier_core::ledger::{
+    Counters, Expectation, FindingKind, Journey, PartitionFacts, Verdict, VerdictQuery,
+};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
@@ -145,6 +147,14 @@ impl Workbench {
             .verdict(&query, &facts, self.now_ms());
         for f in &mut verdict.findings {
             f.listed = self.list_records(&req.topic, &f.spans);
+            // A lost record's offset may hold a newer record now: its key
+            // is not the lost one's.
+            if matches!(
+                f.kind,
+                FindingKind::LostAfterAck | FindingKind::LostUnacknowledged
+            ) {
+                f.listed.iter_mut().for_each(|r| r.key = None);
+            }
         }
         let outcome = req.expect.map(|e| verdict.meets(e));
         Ok(VerdictResponse {

@@ -9,8 +9,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod lab;
 mod listeners;
 mod server;
+/// A lean Kafka client (the benchmarks' and the labs' simulated clients).
+pub mod wire;
 
 pub use pier_core;
 pub use pier_kafka;

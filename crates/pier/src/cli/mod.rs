@@ -10,6 +10,7 @@ mod debug;
 mod exposure;
 mod fault;
 mod groups;
+mod lab;
 mod produce;
 mod repair;
 mod serve;
@@ -68,6 +69,10 @@ pub enum Command {
     /// The delivery ledger's verdict: what was lost, duplicated or skipped
     /// on a topic (and group). Exits 3 when the expectation is broken.
     Verify(verify::VerifyArgs),
+    /// Guided labs: a reliability concept shown with and without the
+    /// feature that protects it, judged by the ledger. Exits 3 when an
+    /// expectation is broken.
+    Lab(lab::LabArgs),
     /// SASL users: add, list, delete.
     User(user::UserArgs),
     /// ACL rules for Kafka clients: add, list, delete (enforced with
@@ -110,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tls(cmd) => tls::run(cmd),
         Command::User(args) => user::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Lab(args) => lab::run(args),
         Command::Acl(args) => acl::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(cmd) => debug::run(cmd),

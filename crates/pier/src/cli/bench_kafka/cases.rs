@@ -12,11 +12,11 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::fetch_response::FetchResponse;
 use kafka_protocol::messages::produce_response::ProduceResponse;
 
-use super::wire::{
+use super::{Case, Outcome, Plan};
+use pier::wire::{
     self, Conn, FETCH_VERSION, PRODUCE_VERSION, check_produce, fetch_request, fetched,
     produce_request,
 };
-use super::{Case, Outcome, Plan};
 
 /// Counts records across tasks and prints a progress line on stderr a few
 /// times a second until dropped.

@@ -13,7 +13,7 @@
 //! kafkajs.
 
 mod cases;
-mod wire;
+use pier::wire;
 
 use std::sync::Arc;
 use std::time::Duration;

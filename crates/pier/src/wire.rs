@@ -41,6 +41,16 @@ pub struct Conn {
     next: i32,
     /// Requests encoded but not yet written (see [`Conn::queue`]).
     out: BytesMut,
+    /// The `client.id` every request carries (`pier-bench` by default).
+    client_id: StrBytes,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Conn {
@@ -75,7 +85,14 @@ impl Conn {
             write,
             next: 0,
             out: BytesMut::new(),
+            client_id: StrBytes::from_static_str("pier-bench"),
         })
+    }
+
+    /// Sends `client_id` as the `client.id` of the requests from now on.
+    pub fn with_client_id(mut self, client_id: &str) -> Self {
+        self.client_id = StrBytes::from_string(client_id.to_owned());
+        self
     }
 
     /// Encodes a request to go out with the next [`Conn::flush`]: a window
@@ -83,7 +100,7 @@ impl Conn {
     /// library's would.
     pub fn queue(&mut self, api: ApiKey, version: i16, req: &impl Encodable) -> anyhow::Result<()> {
         self.next += 1;
-        encode_request(&mut self.out, self.next, api, version, req)
+        encode_request(&mut self.out, &self.client_id, self.next, api, version, req)
     }
 
     pub async fn flush(&mut self) -> anyhow::Result<()> {
@@ -110,7 +127,10 @@ impl Conn {
         req: &impl Encodable,
     ) -> anyhow::Result<()> {
         self.next += 1;
-        write_request(&mut self.write, self.next, api, version, req).await
+        let mut body = BytesMut::with_capacity(256);
+        encode_request(&mut body, &self.client_id, self.next, api, version, req)?;
+        self.write.write_all(&body).await?;
+        Ok(())
     }
 
     pub async fn recv<R: Decodable>(&mut self, api: ApiKey, version: i16) -> anyhow::Result<R> {
@@ -136,7 +156,8 @@ pub async fn write_request(
     req: &impl Encodable,
 ) -> anyhow::Result<()> {
     let mut body = BytesMut::with_capacity(256);
-    encode_request(&mut body, correlation_id, api, version, req)?;
+    let client_id = StrBytes::from_static_str("pier-bench");
+    encode_request(&mut body, &client_id, correlation_id, api, version, req)?;
     write.write_all(&body).await?;
     Ok(())
 }
@@ -144,6 +165,7 @@ pub async fn write_request(
 /// Appends one size-prefixed request frame to `out`.
 fn encode_request(
     out: &mut BytesMut,
+    client_id: &StrBytes,
     correlation_id: i32,
     api: ApiKey,
     version: i16,
@@ -153,7 +175,7 @@ fn encode_request(
         .with_request_api_key(api as i16)
         .with_request_api_version(version)
         .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("pier-bench")));
+        .with_client_id(Some(client_id.clone()));
     let start = out.len();
     out.put_i32(0);
     header.encode(out, api.request_header_version(version))?;
@@ -301,7 +323,7 @@ pub fn fetched(resp: &FetchResponse) -> anyhow::Result<Fetched> {
 /// The complete batches of a fetched record set. A broker may end it with
 /// a partial batch when the byte limit falls inside one (Kafka does);
 /// consumers skip that and fetch it again from its offset.
-fn whole_batches(mut bytes: Bytes) -> Vec<Bytes> {
+pub fn whole_batches(mut bytes: Bytes) -> Vec<Bytes> {
     const LOG_OVERHEAD: usize = 12; // base offset (8) + length (4)
     let mut out = Vec::new();
     while bytes.len() >= LOG_OVERHEAD {

@@ -1,0 +1,208 @@
+//! What a lab file must satisfy beyond its shape: names that exist, times
+//! and counts in range, conditions that parse. The first problem wins,
+//! with the span of the value at fault.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::model::{Condition, Lab, Variant, fault_kind, measure_names};
+
+type Problem = (Range<usize>, String);
+
+fn in_range(v: &Spanned<i64>, what: &str, min: i64, max: i64) -> Result<i64, Problem> {
+    let n = *v.get_ref();
+    if n < min || n > max {
+        return Err((v.span(), format!("{what} must be {min}..={max}, got {n}")));
+    }
+    Ok(n)
+}
+
+fn name_ok(v: &Spanned<String>, what: &str) -> Result<(), Problem> {
+    let s = v.get_ref();
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !ok {
+        return Err((
+            v.span(),
+            format!("{what} {s:?} must be 1-100 characters of [a-zA-Z0-9._-]"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn check(lab: &Lab) -> Result<(), Problem> {
+    name_ok(&lab.name, "the lab name")?;
+    let mut topics = BTreeSet::new();
+    for t in &lab.topics {
+        name_ok(&t.name, "a topic name")?;
+        let p = *t.partitions.get_ref();
+        if !(1..=64).contains(&p) {
+            return Err((
+                t.partitions.span(),
+                format!("partitions must be 1..=64, got {p}"),
+            ));
+        }
+        if !topics.insert(t.name.get_ref().clone()) {
+            return Err((t.name.span(), format!("topic {:?} twice", t.name.get_ref())));
+        }
+    }
+    if lab.variants.is_empty() {
+        return Err((
+            lab.name.span(),
+            "a lab needs at least one [[variant]]".to_owned(),
+        ));
+    }
+    for v in &lab.variants {
+        check_variant(v, &topics)?;
+    }
+    Ok(())
+}
+
+fn known_topic(t: &Spanned<String>, topics: &BTreeSet<String>) -> Result<(), Problem> {
+    if !topics.contains(t.get_ref()) {
+        return Err((
+            t.span(),
+            format!(
+                "topic {:?} is not one of the lab's [[topic]]s ({})",
+                t.get_ref(),
+                topics.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> {
+    let mut clients = BTreeSet::new();
+    for p in &v.producers {
+        name_ok(&p.name, "a producer name")?;
+        known_topic(&p.topic, topics)?;
+        in_range(&p.records, "records", 1, 1_000_000)?;
+        in_range(&p.rate, "rate", 1, 100_000)?;
+        in_range(&p.batch, "batch", 1, 10_000)?;
+        in_range(&p.request_timeout_ms, "request_timeout_ms", 50, 60_000)?;
+        if !["all", "-1", "1", "0"].contains(&p.acks.get_ref().as_str()) {
+            return Err((
+                p.acks.span(),
+                format!(
+                    "acks must be \"all\", \"1\" or \"0\", got {:?}",
+                    p.acks.get_ref()
+                ),
+            ));
+        }
+        if p.idempotence && p.acks.get_ref() != "all" && p.acks.get_ref() != "-1" {
+            return Err((
+                p.acks.span(),
+                "idempotence needs acks = \"all\" (as in Kafka)".to_owned(),
+            ));
+        }
+        if !clients.insert(p.name.get_ref().clone()) {
+            return Err((
+                p.name.span(),
+                format!("client {:?} twice", p.name.get_ref()),
+            ));
+        }
+    }
+    for c in &v.consumers {
+        name_ok(&c.name, "a consumer name")?;
+        name_ok(&c.group, "a group name")?;
+        known_topic(&c.topic, topics)?;
+        in_range(&c.processing_ms, "processing_ms", 0, 10_000)?;
+        in_range(&c.max_poll_records, "max_poll_records", 1, 10_000)?;
+        in_range(&c.restart_after_ms, "restart_after_ms", 0, 60_000)?;
+        if let Some(n) = &c.crash_after {
+            in_range(n, "crash_after", 1, 1_000_000)?;
+        }
+        if !clients.insert(c.name.get_ref().clone()) {
+            return Err((
+                c.name.span(),
+                format!("client {:?} twice", c.name.get_ref()),
+            ));
+        }
+    }
+    let timeout = in_range(&v.timeout_ms, "timeout_ms", 100, 600_000)?;
+    for s in &v.steps {
+        let at = *s.at_ms.get_ref();
+        if at < 0 {
+            return Err((
+                s.at_ms.span(),
+                format!("at_ms must not be negative, got {at}"),
+            ));
+        }
+        if at > timeout {
+            return Err((
+                s.at_ms.span(),
+                format!("at_ms {at} is after the variant's timeout_ms ({timeout})"),
+            ));
+        }
+        let Some(f) = &s.fault else { continue };
+        let Some(kind) = fault_kind(f) else {
+            let kinds: Vec<&str> = pier_core::faults::FaultKind::ALL
+                .iter()
+                .map(|k| k.name())
+                .collect();
+            return Err((
+                f.kind.span(),
+                format!(
+                    "no fault kind {:?}; kinds: {}",
+                    f.kind.get_ref(),
+                    kinds.join(", ")
+                ),
+            ));
+        };
+        if kind.is_per_member() || kind == pier_core::faults::FaultKind::PoisonMessages {
+            return Err((
+                f.kind.span(),
+                format!(
+                    "fault {:?} acts on the workbench's own simulations; in a lab, \
+                     crash a consumer with crash_after",
+                    f.kind.get_ref()
+                ),
+            ));
+        }
+        if let Some(client) = &f.client {
+            if !kind.is_network() {
+                return Err((
+                    client.span(),
+                    format!(
+                        "only network faults take a client ({:?} does not)",
+                        kind.name()
+                    ),
+                ));
+            }
+            if !clients.contains(client.get_ref()) {
+                return Err((
+                    client.span(),
+                    format!("no client {:?} in this variant", client.get_ref()),
+                ));
+            }
+        }
+    }
+    let names = measure_names();
+    for (k, c) in &v.expect {
+        if !names.contains(&k.get_ref().as_str()) {
+            return Err((
+                k.span(),
+                format!(
+                    "no verdict {:?} to expect; verdicts: {}",
+                    k.get_ref(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        if Condition::parse(c.get_ref()).is_none() {
+            return Err((
+                c.span(),
+                format!(
+                    "{:?} is not a condition (try \"= 0\", \"> 0\", \"<= 10\")",
+                    c.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! Guided labs: a reliability concept shown by running the real thing
+//! with and without the feature that protects it, and judging the outcome
+//! with the delivery ledger (`docs/labs.md`).
+
+mod check;
+pub mod clients;
+mod consumer;
+pub mod model;
+pub mod report;
+pub mod run;
+
+pub use model::{Lab, LabError, parse};
+pub use report::LabReport;
+pub use run::{Say, Target, run_lab};
+
+/// The built-in labs: `(file name, text)`.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "persistence.toml",
+        include_str!("../../labs/persistence.toml"),
+    ),
+    (
+        "idempotence.toml",
+        include_str!("../../labs/idempotence.toml"),
+    ),
+    ("commit.toml", include_str!("../../labs/commit.toml")),
+];
+
+/// Every built-in lab, parsed (they are checked by a test).
+pub fn built_in() -> Vec<Lab> {
+    BUILT_IN
+        .iter()
+        .map(|(file, text)| parse(file, text).unwrap_or_else(|e| panic!("built-in lab: {e}")))
+        .collect()
+}
+
+/// A built-in lab by name, or a lab file by path.
+pub fn load(name_or_file: &str) -> anyhow::Result<Lab> {
+    if let Some(lab) = built_in()
+        .into_iter()
+        .find(|l| l.name.get_ref() == name_or_file)
+    {
+        return Ok(lab);
+    }
+    let path = std::path::Path::new(name_or_file);
+    if !path.exists() {
+        let names: Vec<String> = built_in()
+            .iter()
+            .map(|l| l.name.get_ref().clone())
+            .collect();
+        anyhow::bail!(
+            "no built-in lab {name_or_file:?} and no such file (built-in labs: {})",
+            names.join(", ")
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    Ok(parse(&path.display().to_string(), &text)?)
+}

@@ -1,0 +1,321 @@
+//! Lab files: a declarative scenario in TOML (`docs/labs.md`). Everything
+//! is checked before anything runs; a mistake is reported with the file,
+//! line and column, and the reason.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use pier_core::faults::FaultKind;
+use pier_core::ledger::FindingKind;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// A lab: topics, then variants run one after the other on fresh topics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    /// Short name, `[a-z0-9-]` (what `pier lab run NAME` takes).
+    pub name: Spanned<String>,
+    pub title: String,
+    /// The reliability concept it shows (labs are listed by concept).
+    pub concept: String,
+    #[serde(default)]
+    pub about: String,
+    #[serde(default, rename = "topic")]
+    pub topics: Vec<TopicSpec>,
+    #[serde(rename = "variant")]
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: Spanned<String>,
+    #[serde(default = "one")]
+    pub partitions: Spanned<u32>,
+}
+
+/// One way of running the scenario ("without the feature", "with it").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    #[serde(default)]
+    pub about: String,
+    /// fsync before acknowledging (Pier's durability switch).
+    #[serde(default = "yes")]
+    pub fsync: bool,
+    #[serde(default, rename = "producer")]
+    pub producers: Vec<ProducerSpec>,
+    #[serde(default, rename = "consumer")]
+    pub consumers: Vec<ConsumerSpec>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Step>,
+    /// Longest wait for the clients to finish (ms, default 20,000).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: Spanned<i64>,
+    /// Verdict name → condition (`"= 0"`, `"> 0"`, `"<= 10"`).
+    #[serde(default)]
+    pub expect: BTreeMap<Spanned<String>, Spanned<String>>,
+}
+
+/// A simulated producer: a Kafka client over Pier's own listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSpec {
+    pub name: Spanned<String>,
+    pub topic: Spanned<String>,
+    /// Records to send (1–1,000,000).
+    pub records: Spanned<i64>,
+    /// Records per second (default 2,000).
+    #[serde(default = "default_rate")]
+    pub rate: Spanned<i64>,
+    /// Records per request (`batch.size`/`linger.ms` in effect; default 10).
+    #[serde(default = "ten")]
+    pub batch: Spanned<i64>,
+    /// `acks`: `"all"`, `"1"` or `"0"` (default `"all"`).
+    #[serde(default = "all")]
+    pub acks: Spanned<String>,
+    /// `enable.idempotence` (default false).
+    #[serde(default)]
+    pub idempotence: bool,
+    /// `request.timeout.ms`: an unanswered request is sent again on a new
+    /// connection after this long (default 1,000).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: Spanned<i64>,
+}
+
+/// When a classic consumer commits its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Commit {
+    /// As `enable.auto.commit` does at the next poll: the fetched position
+    /// is committed before the records are processed.
+    BeforeProcessing,
+    /// `enable.auto.commit=false` and a commit after each processed batch.
+    AfterProcessing,
+}
+
+/// A simulated consumer: a classic-group consumer (it assigns itself
+/// every partition and commits to its group) over Pier's listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    pub name: Spanned<String>,
+    pub topic: Spanned<String>,
+    pub group: Spanned<String>,
+    pub commit: Commit,
+    /// Time each record takes (ms, default 0).
+    #[serde(default = "zero")]
+    pub processing_ms: Spanned<i64>,
+    /// Records per poll (`max.poll.records`, default 50).
+    #[serde(default = "fifty")]
+    pub max_poll_records: Spanned<i64>,
+    /// Crash once, in the middle of a batch, after processing this many
+    /// records; restart after `restart_after_ms` (default 200).
+    #[serde(default)]
+    pub crash_after: Option<Spanned<i64>>,
+    #[serde(default = "default_restart")]
+    pub restart_after_ms: Spanned<i64>,
+}
+
+/// Something that happens at a time: words, a fault, a durability switch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Milliseconds after the variant starts.
+    pub at_ms: Spanned<i64>,
+    #[serde(default)]
+    pub say: String,
+    #[serde(default)]
+    pub fault: Option<FaultStep>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    /// A kind of the fault catalog (`pier fault kinds`).
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, u64>,
+    /// Heal after this long (not for instant faults).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Network faults: only this lab client (by its name).
+    #[serde(default)]
+    pub client: Option<Spanned<String>>,
+}
+
+fn one() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+fn zero() -> Spanned<i64> {
+    Spanned::new(0..0, 0)
+}
+fn yes() -> bool {
+    true
+}
+fn default_timeout() -> Spanned<i64> {
+    Spanned::new(0..0, 20_000)
+}
+fn default_rate() -> Spanned<i64> {
+    Spanned::new(0..0, 2_000)
+}
+fn ten() -> Spanned<i64> {
+    Spanned::new(0..0, 10)
+}
+fn fifty() -> Spanned<i64> {
+    Spanned::new(0..0, 50)
+}
+fn all() -> Spanned<String> {
+    Spanned::new(0..0, "all".to_owned())
+}
+fn default_request_timeout() -> Spanned<i64> {
+    Spanned::new(0..0, 1_000)
+}
+fn default_restart() -> Spanned<i64> {
+    Spanned::new(0..0, 200)
+}
+
+/// Measures the lab takes from its own clients' records, beside the
+/// ledger's verdicts: what the consumers' code did.
+pub const CLIENT_MEASURES: [(&str, &str); 3] = [
+    (
+        "never_processed",
+        "acknowledged records no consumer of the lab processed",
+    ),
+    (
+        "processed_twice",
+        "records a consumer of the lab processed more than once",
+    ),
+    (
+        "not_acknowledged",
+        "records a producer of the lab gave up on or never had acknowledged",
+    ),
+];
+
+/// Every name an expectation may use.
+pub fn measure_names() -> Vec<&'static str> {
+    FindingKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(CLIENT_MEASURES.iter().map(|(n, _)| *n))
+        .collect()
+}
+
+/// A condition on a count: `= 0`, `> 0`, `<= 10` (a bare number is `=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Condition {
+    pub op: Op,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    #[serde(rename = "=")]
+    Eq,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Option<Condition> {
+        let t = text.trim();
+        let ops = [
+            ("==", Op::Eq),
+            (">=", Op::Ge),
+            ("<=", Op::Le),
+            ("=", Op::Eq),
+            (">", Op::Gt),
+            ("<", Op::Lt),
+        ];
+        let (op, rest) = ops
+            .iter()
+            .find_map(|(p, op)| t.strip_prefix(p).map(|r| (*op, r)))
+            .unwrap_or((Op::Eq, t));
+        let value = rest.trim().parse().ok()?;
+        Some(Condition { op, value })
+    }
+
+    pub fn holds(self, n: u64) -> bool {
+        match self.op {
+            Op::Eq => n == self.value,
+            Op::Gt => n > self.value,
+            Op::Ge => n >= self.value,
+            Op::Lt => n < self.value,
+            Op::Le => n <= self.value,
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.op {
+            Op::Eq => "=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+        };
+        write!(f, "{op} {}", self.value)
+    }
+}
+
+/// A lab file that cannot run: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for LabError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.reason
+        )
+    }
+}
+
+impl std::error::Error for LabError {}
+
+/// Reads and checks a lab file's text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Lab, LabError> {
+    let at = |span: Option<std::ops::Range<usize>>, reason: String| {
+        let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+        LabError {
+            file: file.to_owned(),
+            line,
+            column,
+            reason,
+        }
+    };
+    let lab: Lab = toml::from_str(text).map_err(|e| at(e.span(), e.message().to_owned()))?;
+    super::check::check(&lab).map_err(|(span, reason)| at(Some(span), reason))?;
+    Ok(lab)
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, column)
+}
+
+/// The fault kind a step names, once checked.
+pub fn fault_kind(step: &FaultStep) -> Option<FaultKind> {
+    FaultKind::parse(step.kind.get_ref())
+}

@@ -1,0 +1,230 @@
+//! What a lab run found: per variant, the narrative, the counts of every
+//! verdict, the expectations checked, and examples of the records behind
+//! them. As text for a terminal, JSON, and JUnit XML for CI.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::clients::{ConsumerOutcome, ProducerOutcome};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabReport {
+    pub lab: String,
+    pub title: String,
+    pub concept: String,
+    pub about: String,
+    /// Every expectation of every variant met.
+    pub passed: bool,
+    pub variants: Vec<VariantReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantReport {
+    pub name: String,
+    pub about: String,
+    pub passed: bool,
+    pub elapsed_ms: u64,
+    /// The fresh topics and groups this run used.
+    pub topics: Vec<String>,
+    pub groups: Vec<String>,
+    pub narrative: Vec<Said>,
+    /// Every verdict and client measure, by name (records).
+    pub counts: BTreeMap<String, u64>,
+    pub expectations: Vec<Checked>,
+    /// The first records behind each non-zero count: `topic/partition@offset
+    /// key` for the ledger's verdicts, record ids for the clients' measures.
+    pub examples: BTreeMap<String, Vec<String>>,
+    /// The guarantee each topic's group met, in words.
+    pub guarantee: Vec<String>,
+    pub clients: Vec<ClientSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Said {
+    pub at_ms: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    pub verdict: String,
+    pub condition: String,
+    pub actual: u64,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientSummary {
+    pub name: String,
+    pub role: &'static str,
+    /// Producers: records acknowledged; consumers: records processed.
+    pub records: u64,
+    pub resends: u64,
+    pub crashes: u32,
+    pub errors: Vec<String>,
+}
+
+impl ClientSummary {
+    pub(super) fn producer(p: &ProducerOutcome) -> Self {
+        ClientSummary {
+            name: p.name.clone(),
+            role: "producer",
+            records: p.acknowledged.len() as u64,
+            resends: p.resends,
+            crashes: 0,
+            errors: p.errors.clone(),
+        }
+    }
+
+    pub(super) fn consumer(c: &ConsumerOutcome) -> Self {
+        ClientSummary {
+            name: c.name.clone(),
+            role: "consumer",
+            records: c.processed.values().map(|n| u64::from(*n)).sum(),
+            resends: 0,
+            crashes: c.crashes,
+            errors: c.errors.clone(),
+        }
+    }
+}
+
+impl LabReport {
+    /// The report for a terminal.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "lab {} — {}", self.lab, self.title);
+        for v in &self.variants {
+            let mark = if v.passed { "PASS" } else { "FAIL" };
+            let _ = writeln!(s, "\n  variant {:?}: {mark} ({} ms)", v.name, v.elapsed_ms);
+            if !v.about.is_empty() {
+                let _ = writeln!(s, "    {}", v.about);
+            }
+            for c in &v.clients {
+                let _ = writeln!(
+                    s,
+                    "    {} {}: {} records{}{}",
+                    c.role,
+                    c.name,
+                    c.records,
+                    if c.resends > 0 {
+                        format!(", {} resends", c.resends)
+                    } else {
+                        String::new()
+                    },
+                    if c.crashes > 0 {
+                        format!(", {} crash", c.crashes)
+                    } else {
+                        String::new()
+                    },
+                );
+                for e in &c.errors {
+                    let _ = writeln!(s, "      error: {e}");
+                }
+            }
+            for e in &v.expectations {
+                let mark = if e.met { "ok  " } else { "FAIL" };
+                let _ = writeln!(
+                    s,
+                    "    {mark} {} {} (was {})",
+                    e.verdict, e.condition, e.actual
+                );
+            }
+            for (name, n) in v.counts.iter().filter(|(_, n)| **n > 0) {
+                let listed = v.examples.get(name).map(Vec::as_slice).unwrap_or_default();
+                let more = if (*n as usize) > listed.len() {
+                    ", …"
+                } else {
+                    ""
+                };
+                let _ = writeln!(s, "    {name}: {n} [{}{more}]", listed.join(", "));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\n{}",
+            if self.passed {
+                "lab passed"
+            } else {
+                "lab FAILED: an expectation was not met"
+            }
+        );
+        s
+    }
+
+    /// JUnit XML: a test suite per lab, a test case per variant, a failure
+    /// listing the expectations it broke.
+    pub fn junit(&self) -> String {
+        let failures = self.variants.iter().filter(|v| !v.passed).count();
+        let seconds: f64 = self
+            .variants
+            .iter()
+            .map(|v| v.elapsed_ms as f64 / 1000.0)
+            .sum();
+        let mut s = String::new();
+        let _ = writeln!(s, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+        let _ = writeln!(
+            s,
+            r#"<testsuites name="pier labs" tests="{}" failures="{failures}" time="{seconds:.3}">"#,
+            self.variants.len()
+        );
+        let _ = writeln!(
+            s,
+            r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" time="{seconds:.3}">"#,
+            xml(&self.lab),
+            self.variants.len()
+        );
+        for v in &self.variants {
+            let _ = write!(
+                s,
+                r#"    <testcase classname="lab.{}" name="{}" time="{:.3}""#,
+                xml(&self.lab),
+                xml(&v.name),
+                v.elapsed_ms as f64 / 1000.0
+            );
+            if v.passed {
+                let _ = writeln!(s, "/>");
+                continue;
+            }
+            let broken: Vec<String> = v
+                .expectations
+                .iter()
+                .filter(|e| !e.met)
+                .map(|e| format!("{} {} (was {})", e.verdict, e.condition, e.actual))
+                .collect();
+            let detail: Vec<String> = v
+                .expectations
+                .iter()
+                .filter(|e| !e.met)
+                .filter_map(|e| {
+                    v.examples
+                        .get(&e.verdict)
+                        .map(|l| format!("{}: {}", e.verdict, l.join(", ")))
+                })
+                .collect();
+            let _ = writeln!(
+                s,
+                ">\n      <failure message=\"{}\" type=\"expectation\">{}</failure>\n    </testcase>",
+                xml(&broken.join("; ")),
+                xml(&detail.join("\n"))
+            );
+        }
+        let _ = writeln!(s, "  </testsuite>\n</testsuites>");
+        s
+    }
+}
+
+fn xml(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&apos;".to_owned(),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => " ".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}

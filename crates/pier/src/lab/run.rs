@@ -1,0 +1,383 @@
+//! Running a lab: each variant on fresh topics and groups, its clients and
+//! steps on one clock, then the ledger's verdicts and the clients' own
+//! records checked against the variant's expectations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pier_core::faults::FaultRequest;
+use pier_core::ledger::FindingKind;
+use pier_workbench::NewTopic;
+use pier_workbench::VerdictRequest;
+use pier_workbench::Workbench;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout_at};
+
+use super::clients::{
+    ConsumerOutcome, ConsumerRun, ProducerOutcome, ProducerRun, consume, produce,
+};
+use super::model::{Condition, Lab, Step, Variant};
+use super::report::{Checked, ClientSummary, LabReport, Said, VariantReport};
+
+/// Where the lab's clients connect, and the workbench that runs faults and
+/// holds the ledger.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub workbench: Workbench,
+    pub kafka_addr: String,
+}
+
+/// Narrative as it happens: `(variant, milliseconds in, words)`.
+pub type Say = Arc<dyn Fn(&str, u64, &str) + Send + Sync>;
+
+/// Runs every variant, one after the other.
+pub async fn run_lab(target: &Target, lab: &Lab, say: Say) -> anyhow::Result<LabReport> {
+    let tag = format!("{:x}", pier_workbench::now_ms() % 0x10_0000);
+    let mut variants = Vec::new();
+    for (i, v) in lab.variants.iter().enumerate() {
+        let suffix = format!("{}-{tag}", i + 1);
+        variants.push(run_variant(target, lab, v, &suffix, say.clone()).await?);
+    }
+    Ok(LabReport {
+        lab: lab.name.get_ref().clone(),
+        title: lab.title.clone(),
+        concept: lab.concept.clone(),
+        about: lab.about.clone(),
+        passed: variants.iter().all(|v| v.passed),
+        variants,
+    })
+}
+
+/// The names a variant's topics and groups get: fresh for each run.
+struct Names {
+    suffix: String,
+}
+
+impl Names {
+    fn of(&self, name: &str) -> String {
+        format!("{name}-{}", self.suffix)
+    }
+}
+
+fn client_id(name: &str) -> String {
+    format!("lab-{name}")
+}
+
+async fn run_variant(
+    target: &Target,
+    lab: &Lab,
+    v: &Variant,
+    suffix: &str,
+    say: Say,
+) -> anyhow::Result<VariantReport> {
+    let wb = &target.workbench;
+    let names = Names {
+        suffix: suffix.to_owned(),
+    };
+    let mut partitions = BTreeMap::new();
+    for t in &lab.topics {
+        let name = names.of(t.name.get_ref());
+        wb.create_topic(NewTopic {
+            name: name.clone(),
+            partitions: Some(*t.partitions.get_ref()),
+            config: None,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("creating topic {name}: {e}"))?;
+        partitions.insert(t.name.get_ref().clone(), *t.partitions.get_ref());
+    }
+    wb.set_durability(v.fsync);
+    let since_ms = wb.now_ms() - 1;
+    let start = Instant::now();
+    let deadline = start + Duration::from_millis(*v.timeout_ms.get_ref() as u64);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let producers = spawn_producers(target, v, &names, &partitions, &stop);
+    let consumers = spawn_consumers(target, v, &names, &partitions, &done, &stop);
+    let steps = tokio::spawn(run_steps(
+        wb.clone(),
+        v.steps.clone(),
+        start,
+        v.name.clone(),
+        say.clone(),
+    ));
+    let produced = join_all(producers, deadline, &stop).await;
+    let (said, faults) = match timeout_at(deadline, steps).await {
+        Ok(Ok(r)) => r,
+        _ => (Vec::new(), Vec::new()),
+    };
+    done.store(true, Ordering::Relaxed);
+    let consumed = join_all(consumers, deadline, &stop).await;
+    for id in faults {
+        // Faults without a duration end with the variant.
+        let _ = wb.heal_fault(id).await;
+    }
+    wb.set_durability(true);
+    let elapsed_ms = start.elapsed().as_millis() as u64;
+    say(&v.name, elapsed_ms, "clients finished; judging");
+    judge(
+        wb, v, &names, since_ms, elapsed_ms, said, produced, consumed,
+    )
+}
+
+fn spawn_producers(
+    target: &Target,
+    v: &Variant,
+    names: &Names,
+    partitions: &BTreeMap<String, u32>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<JoinHandle<ProducerOutcome>> {
+    v.producers
+        .iter()
+        .map(|p| {
+            let run = ProducerRun {
+                name: p.name.get_ref().clone(),
+                client_id: client_id(p.name.get_ref()),
+                addr: target.kafka_addr.clone(),
+                topic: names.of(p.topic.get_ref()),
+                partitions: partitions[p.topic.get_ref()],
+                records: *p.records.get_ref() as u64,
+                rate: *p.rate.get_ref() as u64,
+                batch: *p.batch.get_ref() as u64,
+                acks: match p.acks.get_ref().as_str() {
+                    "0" => 0,
+                    "1" => 1,
+                    _ => -1,
+                },
+                idempotence: p.idempotence,
+                request_timeout: Duration::from_millis(*p.request_timeout_ms.get_ref() as u64),
+            };
+            tokio::spawn(produce(run, stop.clone()))
+        })
+        .collect()
+}
+
+fn spawn_consumers(
+    target: &Target,
+    v: &Variant,
+    names: &Names,
+    partitions: &BTreeMap<String, u32>,
+    done: &Arc<AtomicBool>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<JoinHandle<ConsumerOutcome>> {
+    v.consumers
+        .iter()
+        .map(|c| {
+            let run = ConsumerRun {
+                name: c.name.get_ref().clone(),
+                client_id: client_id(c.name.get_ref()),
+                addr: target.kafka_addr.clone(),
+                topic: names.of(c.topic.get_ref()),
+                group: names.of(c.group.get_ref()),
+                partitions: partitions[c.topic.get_ref()],
+                commit: c.commit,
+                processing: Duration::from_millis(*c.processing_ms.get_ref() as u64),
+                max_poll_records: *c.max_poll_records.get_ref() as usize,
+                crash_after: c.crash_after.as_ref().map(|n| *n.get_ref() as u64),
+                restart_after: Duration::from_millis(*c.restart_after_ms.get_ref() as u64),
+            };
+            tokio::spawn(consume(run, done.clone(), stop.clone()))
+        })
+        .collect()
+}
+
+/// Waits for every task until the deadline, then tells the rest to stop.
+async fn join_all<T: Send + 'static>(
+    tasks: Vec<JoinHandle<T>>,
+    deadline: Instant,
+    stop: &Arc<AtomicBool>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for mut t in tasks {
+        match timeout_at(deadline, &mut t).await {
+            Ok(Ok(r)) => out.push(r),
+            Ok(Err(e)) => tracing::warn!("a lab client failed: {e}"),
+            Err(_) => {
+                stop.store(true, Ordering::Relaxed);
+                if let Ok(r) = t.await {
+                    out.push(r);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs the steps at their times; returns what was said and the faults
+/// started (to heal those still on at the end).
+async fn run_steps(
+    wb: Workbench,
+    steps: Vec<Step>,
+    start: Instant,
+    variant: String,
+    say: Say,
+) -> (Vec<Said>, Vec<u64>) {
+    let mut said = Vec::new();
+    let mut faults = Vec::new();
+    let mut steps = steps;
+    steps.sort_by_key(|s| *s.at_ms.get_ref());
+    for s in steps {
+        let at_ms = *s.at_ms.get_ref() as u64;
+        sleep_until(start + Duration::from_millis(at_ms)).await;
+        let mut text = s.say.clone();
+        if let Some(f) = &s.fault {
+            let req = FaultRequest {
+                kind: f.kind.get_ref().clone(),
+                params: (!f.params.is_empty()).then(|| f.params.clone()),
+                duration_ms: f.duration_ms,
+                client_id: f.client.as_ref().map(|c| client_id(c.get_ref())),
+                member: None,
+                topic: None,
+            };
+            let outcome = match wb.start_fault(req).await {
+                Ok(started) => {
+                    faults.push(started.fault.id);
+                    format!("fault {} started", f.kind.get_ref())
+                }
+                Err(e) => format!("fault {} could not start: {e}", f.kind.get_ref()),
+            };
+            text = if text.is_empty() {
+                outcome
+            } else {
+                format!("{text} ({outcome})")
+            };
+        }
+        say(&variant, start.elapsed().as_millis() as u64, &text);
+        said.push(Said { at_ms, text });
+    }
+    (said, faults)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    wb: &Workbench,
+    v: &Variant,
+    names: &Names,
+    since_ms: i64,
+    elapsed_ms: u64,
+    said: Vec<Said>,
+    produced: Vec<ProducerOutcome>,
+    consumed: Vec<ConsumerOutcome>,
+) -> anyhow::Result<VariantReport> {
+    // The topics the variant's clients used, each with its group (if any).
+    let mut judged: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for p in &v.producers {
+        judged.entry(names.of(p.topic.get_ref())).or_default();
+    }
+    for c in &v.consumers {
+        judged.insert(
+            names.of(c.topic.get_ref()),
+            Some(names.of(c.group.get_ref())),
+        );
+    }
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut guarantee = Vec::new();
+    for (topic, group) in &judged {
+        let verdict = wb
+            .verdict(&VerdictRequest {
+                topic: topic.clone(),
+                group: group.clone(),
+                since_ms: Some(since_ms),
+                limit: Some(100),
+                expect: None,
+            })
+            .map_err(|e| anyhow::anyhow!("verdict for {topic}: {e}"))?
+            .verdict;
+        for kind in FindingKind::ALL {
+            *counts.entry(kind.name().to_owned()).or_default() += verdict.count(kind);
+        }
+        for f in &verdict.findings {
+            let list = examples.entry(f.kind.name().to_owned()).or_default();
+            list.extend(f.listed.iter().map(|r| {
+                let key = r.key.clone().unwrap_or_else(|| "(gone)".to_owned());
+                format!("{topic}/{}@{} {key}", r.partition, r.offset)
+            }));
+        }
+        guarantee.push(format!("{topic}: {}", verdict.because));
+    }
+    client_measures(&produced, &consumed, &mut counts, &mut examples);
+    for list in examples.values_mut() {
+        list.truncate(20);
+    }
+    let expectations: Vec<Checked> = v
+        .expect
+        .iter()
+        .map(|(k, c)| {
+            let condition = Condition::parse(c.get_ref()).expect("checked when parsed");
+            let actual = counts.get(k.get_ref()).copied().unwrap_or(0);
+            Checked {
+                verdict: k.get_ref().clone(),
+                condition: condition.to_string(),
+                actual,
+                met: condition.holds(actual),
+            }
+        })
+        .collect();
+    Ok(VariantReport {
+        name: v.name.clone(),
+        about: v.about.clone(),
+        passed: expectations.iter().all(|c| c.met),
+        elapsed_ms,
+        topics: judged.keys().cloned().collect(),
+        groups: judged.values().flatten().cloned().collect(),
+        narrative: said,
+        counts,
+        expectations,
+        examples,
+        guarantee,
+        clients: produced
+            .iter()
+            .map(ClientSummary::producer)
+            .chain(consumed.iter().map(ClientSummary::consumer))
+            .collect(),
+    })
+}
+
+/// What the lab's own clients say: acknowledged records never processed,
+/// records processed twice, records never acknowledged.
+fn client_measures(
+    produced: &[ProducerOutcome],
+    consumed: &[ConsumerOutcome],
+    counts: &mut BTreeMap<String, u64>,
+    examples: &mut BTreeMap<String, Vec<String>>,
+) {
+    let acknowledged: BTreeSet<&String> = produced.iter().flat_map(|p| &p.acknowledged).collect();
+    let unacknowledged: BTreeSet<&String> =
+        produced.iter().flat_map(|p| &p.unacknowledged).collect();
+    let mut processed: BTreeMap<&String, u32> = BTreeMap::new();
+    for c in consumed {
+        for (id, n) in &c.processed {
+            *processed.entry(id).or_default() += n;
+        }
+    }
+    let never: Vec<String> = if consumed.is_empty() {
+        Vec::new()
+    } else {
+        acknowledged
+            .iter()
+            .filter(|id| !processed.contains_key(**id))
+            .map(|id| (*id).clone())
+            .collect()
+    };
+    let twice: Vec<String> = processed
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| (*id).clone())
+        .collect();
+    for (name, ids) in [
+        ("never_processed", never),
+        ("processed_twice", twice),
+        (
+            "not_acknowledged",
+            unacknowledged.iter().map(|id| (*id).clone()).collect(),
+        ),
+    ] {
+        counts.insert(name.to_owned(), ids.len() as u64);
+        if !ids.is_empty() {
+            examples.insert(name.to_owned(), ids);
+        }
+    }
+}
