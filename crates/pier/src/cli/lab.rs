@@ -109,28 +109,13 @@ fn run_one(args: RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let report = rt.block_on(async {
-        // The page-cache model makes a power cut lose what was not
-        // fsynced, as on a real machine: the persistence lab needs it.
-        let mut builder = pier::Server::builder()
-            .kafka_addr(args.kafka)
-            .store_options(pier::pier_core::StoreOptions {
-                page_cache_model: true,
-                ..pier::pier_core::StoreOptions::default()
-            });
-        builder = match &args.data_dir {
-            Some(dir) => builder.data_dir(dir),
-            None => builder.in_memory(),
-        };
-        let server = builder.start().await?;
+        let server = lab::start_broker(args.kafka, args.data_dir.as_deref()).await?;
         eprintln!(
             "lab {}: broker at {} (bootstrap.servers for your own clients)",
             lab.name.get_ref(),
             server.kafka_addr()
         );
-        let target = lab::Target {
-            workbench: server.workbench().clone(),
-            kafka_addr: server.kafka_addr().to_string(),
-        };
+        let target = lab::target(&server);
         let say: lab::Say = Arc::new(|variant: &str, at_ms: u64, text: &str| {
             eprintln!("[{variant} +{:>5} ms] {text}", at_ms);
         });

@@ -164,6 +164,17 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
                 ),
             ));
         }
+        let request = pier_core::faults::FaultRequest {
+            kind: f.kind.get_ref().clone(),
+            params: (!f.params.is_empty()).then(|| f.params.clone()),
+            duration_ms: f.duration_ms,
+            client_id: f.client.as_ref().map(|c| c.get_ref().clone()),
+            member: None,
+            topic: None,
+        };
+        if let Err(e) = request.validate() {
+            return Err((f.kind.span(), format!("fault {:?}: {e}", f.kind.get_ref())));
+        }
         if let Some(client) = &f.client {
             if !kind.is_network() {
                 return Err((

@@ -57,3 +57,35 @@ pub fn load(name_or_file: &str) -> anyhow::Result<Lab> {
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     Ok(parse(&path.display().to_string(), &text)?)
 }
+
+/// A broker for labs: the page-cache model on, so a power cut loses what
+/// was not fsynced, as on a real machine (the persistence lab needs it);
+/// in memory unless given a data directory.
+pub async fn start_broker(
+    kafka: std::net::SocketAddr,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<crate::Server> {
+    let builder =
+        crate::Server::builder()
+            .kafka_addr(kafka)
+            .store_options(pier_core::StoreOptions {
+                page_cache_model: true,
+                ..pier_core::StoreOptions::default()
+            });
+    let builder = match data_dir {
+        Some(dir) => builder.data_dir(dir),
+        None => builder.in_memory(),
+    };
+    builder.start().await
+}
+
+/// The target of a lab on `server`.
+pub fn target(server: &crate::Server) -> Target {
+    Target {
+        workbench: server.workbench().clone(),
+        kafka_addr: server.kafka_addr().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod model_tests;

@@ -179,7 +179,11 @@ fn default_restart() -> Spanned<i64> {
 
 /// Measures the lab takes from its own clients' records, beside the
 /// ledger's verdicts: what the consumers' code did.
-pub const CLIENT_MEASURES: [(&str, &str); 3] = [
+pub const CLIENT_MEASURES: [(&str, &str); 4] = [
+    (
+        "missing_from_log",
+        "acknowledged records not in the log when the variant ends",
+    ),
     (
         "never_processed",
         "acknowledged records no consumer of the lab processed",

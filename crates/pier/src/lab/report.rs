@@ -63,6 +63,9 @@ pub struct ClientSummary {
     pub records: u64,
     pub resends: u64,
     pub crashes: u32,
+    /// Consumers: the records of the batch it crashed in that it had not
+    /// processed (lost with the process).
+    pub dropped_at_crash: Vec<String>,
     pub errors: Vec<String>,
 }
 
@@ -74,6 +77,7 @@ impl ClientSummary {
             records: p.acknowledged.len() as u64,
             resends: p.resends,
             crashes: 0,
+            dropped_at_crash: Vec::new(),
             errors: p.errors.clone(),
         }
     }
@@ -85,6 +89,7 @@ impl ClientSummary {
             records: c.processed.values().map(|n| u64::from(*n)).sum(),
             resends: 0,
             crashes: c.crashes,
+            dropped_at_crash: c.dropped_at_crash.clone(),
             errors: c.errors.clone(),
         }
     }

@@ -299,8 +299,19 @@ fn judge(
         guarantee.push(format!("{topic}: {}", verdict.because));
     }
     client_measures(&produced, &consumed, &mut counts, &mut examples);
+    missing_from_log(wb, &judged, &produced, &mut counts, &mut examples)?;
+    for name in [
+        "missing_from_log",
+        "never_processed",
+        "processed_twice",
+        "not_acknowledged",
+    ] {
+        if let Some(list) = examples.get_mut(name) {
+            list.sort_by_key(|id| natural(id));
+        }
+    }
     for list in examples.values_mut() {
-        list.truncate(20);
+        list.truncate(EXAMPLES_MAX);
     }
     let expectations: Vec<Checked> = v
         .expect
@@ -334,6 +345,59 @@ fn judge(
             .chain(consumed.iter().map(ClientSummary::consumer))
             .collect(),
     })
+}
+
+/// `checkout-12` → (`checkout`, 12): record ids in the order they were sent.
+fn natural(id: &str) -> (String, u64) {
+    match id.rsplit_once('-') {
+        Some((client, n)) => (client.to_owned(), n.parse().unwrap_or(u64::MAX)),
+        None => (id.to_owned(), 0),
+    }
+}
+
+/// Record ids listed per measure in a report, at most.
+pub const EXAMPLES_MAX: usize = 10_000;
+
+/// Acknowledged records that are not in the log at the end: read back
+/// from the store, so a loss shows by record id, beside the ledger's
+/// offsets.
+fn missing_from_log(
+    wb: &Workbench,
+    topics: &BTreeMap<String, Option<String>>,
+    produced: &[ProducerOutcome],
+    counts: &mut BTreeMap<String, u64>,
+    examples: &mut BTreeMap<String, Vec<String>>,
+) -> anyhow::Result<()> {
+    let store = wb.store();
+    let mut stored: BTreeSet<String> = BTreeSet::new();
+    for topic in topics.keys() {
+        let partitions = wb
+            .topic(topic)
+            .map_err(|e| anyhow::anyhow!("reading back {topic}: {e}"))?
+            .partitions
+            .len() as u32;
+        for p in 0..partitions {
+            let (start, end) = store.offsets(topic, p)?;
+            let records = pier_core::queue::read_records(&store, topic, p, start, end)
+                .map_err(|e| anyhow::anyhow!("reading back {topic}/{p}: {e}"))?;
+            stored.extend(
+                records
+                    .into_iter()
+                    .filter_map(|r| r.value.map(|v| String::from_utf8_lossy(&v).into_owned())),
+            );
+        }
+    }
+    let missing: Vec<String> = produced
+        .iter()
+        .flat_map(|p| &p.acknowledged)
+        .filter(|id| !stored.contains(*id))
+        .cloned()
+        .collect();
+    counts.insert("missing_from_log".to_owned(), missing.len() as u64);
+    if !missing.is_empty() {
+        examples.insert("missing_from_log".to_owned(), missing);
+    }
+    Ok(())
 }
 
 /// What the lab's own clients say: acknowledged records never processed,

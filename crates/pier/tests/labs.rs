@@ -1,0 +1,157 @@
+//! Every built-in lab, run headless against a real broker: each variant
+//! meets its expectations, so the "without" variant shows the failure and
+//! the "with" variant does not. The checks compare sets of record ids (the
+//! lab's clients' own records against the ledger's lists). Control: a lab
+//! whose expectation is wrong fails, and says which records broke it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use pier::lab::{self, LabReport};
+
+fn quiet() -> lab::Say {
+    Arc::new(|_: &str, _: u64, _: &str| {})
+}
+
+async fn run(lab: &lab::Lab) -> LabReport {
+    let server = lab::start_broker("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    let report = lab::run_lab(&lab::target(&server), lab, quiet())
+        .await
+        .unwrap();
+    server.shutdown().await;
+    report
+}
+
+fn assert_passed(report: &LabReport) {
+    for v in &report.variants {
+        assert!(
+            v.passed,
+            "lab {} variant {:?} broke an expectation:\n{}",
+            report.lab,
+            v.name,
+            report.text()
+        );
+    }
+}
+
+fn examples<'a>(report: &'a LabReport, variant: usize, name: &str) -> BTreeSet<&'a str> {
+    report.variants[variant]
+        .examples
+        .get(name)
+        .map(|l| l.iter().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistence_loses_acknowledged_records_only_without_fsync() {
+    let report = run(&lab::load("persistence").unwrap()).await;
+    assert_passed(&report);
+    let off = &report.variants[0];
+    // The ledger's count of acknowledged records lost is the number of
+    // acknowledged record ids the log no longer holds (read back by id),
+    // and, with nothing ever fsynced, those are every record acknowledged
+    // before the cut: ids 0..k, none scattered.
+    let missing = examples(&report, 0, "missing_from_log");
+    assert_eq!(
+        off.counts["lost_after_ack"],
+        missing.len() as u64,
+        "{}",
+        report.text()
+    );
+    let n = |id: &str| id.rsplit('-').next().unwrap().parse::<u64>().unwrap();
+    let last_missing = missing.iter().map(|id| n(id)).max().unwrap();
+    assert_eq!(missing.len() as u64, last_missing + 1, "{}", report.text());
+    assert_eq!(report.variants[1].counts["lost_after_ack"], 0);
+    assert_eq!(report.variants[1].counts["missing_from_log"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotence_stores_retries_once_and_names_the_duplicates() {
+    let report = run(&lab::load("idempotence").unwrap()).await;
+    assert_passed(&report);
+    let without = &report.variants[0];
+    // Every duplicate the ledger lists is a record the producer resent:
+    // its id is that of a record the producer had acknowledged.
+    let resent = examples(&report, 0, "stored_twice");
+    assert!(!resent.is_empty());
+    for e in &resent {
+        let id = e.rsplit(' ').next().unwrap();
+        assert!(id.starts_with("ledger-writer-"), "{e}");
+    }
+    let resends = without.clients[0].resends;
+    assert!(resends > 0);
+    // Each resend of a 10-record batch stored 10 records twice.
+    assert_eq!(
+        without.counts["stored_twice"],
+        resends * 10,
+        "{}",
+        report.text()
+    );
+    assert_eq!(report.variants[1].counts["stored_twice"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_before_processing_skips_and_after_processing_repeats() {
+    let report = run(&lab::load("commit").unwrap()).await;
+    assert_passed(&report);
+    // Before: the records skipped are exactly the rest of the batch the
+    // consumer crashed in (its own account), and none was processed twice.
+    let before = &report.variants[0];
+    let skipped = examples(&report, 0, "never_processed");
+    let dropped: BTreeSet<&str> = before.clients[1]
+        .dropped_at_crash
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert!(!dropped.is_empty());
+    assert_eq!(skipped, dropped, "{}", report.text());
+    assert_eq!(before.counts["processed_twice"], 0);
+    // After: nothing skipped; what was processed twice was delivered twice
+    // by the broker too — the ledger's list holds the same record ids.
+    let twice = examples(&report, 1, "processed_twice");
+    let delivered_twice: BTreeSet<&str> = examples(&report, 1, "delivered_more_than_once")
+        .into_iter()
+        .map(|e| e.rsplit(' ').next().unwrap())
+        .collect();
+    assert!(!twice.is_empty());
+    assert!(
+        twice.is_subset(&delivered_twice),
+        "{twice:?} ⊄ {delivered_twice:?}"
+    );
+    assert_eq!(report.variants[1].counts["never_processed"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_a_wrong_expectation_fails_and_lists_the_records() {
+    // The idempotence lab's "without" variant, claiming no duplicates.
+    let text = lab::BUILT_IN
+        .iter()
+        .find(|(f, _)| *f == "idempotence.toml")
+        .unwrap()
+        .1;
+    let wrong = text.replacen("stored_twice = \"> 0\"", "stored_twice = \"= 0\"", 1);
+    assert_ne!(wrong, text);
+    let mut lab = lab::parse("wrong.toml", &wrong).unwrap();
+    lab.variants.truncate(1);
+    let report = run(&lab).await;
+    assert!(!report.passed);
+    let broken: Vec<_> = report.variants[0]
+        .expectations
+        .iter()
+        .filter(|e| !e.met)
+        .collect();
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].verdict, "stored_twice");
+    assert!(broken[0].actual > 0);
+    let junit = report.junit();
+    assert!(
+        junit.contains("<failure message=\"stored_twice = 0 (was "),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("ledger-writer-"),
+        "the records are listed: {junit}"
+    );
+}
