@@ -124,6 +124,24 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
             ));
         }
     }
+    let mut apps = BTreeSet::new();
+    for a in &v.apps {
+        name_ok(&a.name, "an app name")?;
+        name_ok(&a.group, "a group name")?;
+        known_topic(&a.topic, topics)?;
+        known_topic(&a.processed_topic, topics)?;
+        in_range(&a.restart_after_ms, "restart_after_ms", 0, 60_000)?;
+        if a.command.get_ref().first().is_none_or(String::is_empty) {
+            return Err((a.command.span(), "command needs a program".to_owned()));
+        }
+        if !clients.insert(a.name.get_ref().clone()) {
+            return Err((
+                a.name.span(),
+                format!("client {:?} twice", a.name.get_ref()),
+            ));
+        }
+        apps.insert(a.name.get_ref().clone());
+    }
     let timeout = in_range(&v.timeout_ms, "timeout_ms", 100, 600_000)?;
     for s in &v.steps {
         let at = *s.at_ms.get_ref();
@@ -137,6 +155,14 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
             return Err((
                 s.at_ms.span(),
                 format!("at_ms {at} is after the variant's timeout_ms ({timeout})"),
+            ));
+        }
+        if let Some(k) = &s.kill
+            && !apps.contains(k.get_ref())
+        {
+            return Err((
+                k.span(),
+                format!("no app {:?} to kill in this variant", k.get_ref()),
             ));
         }
         let Some(f) = &s.fault else { continue };

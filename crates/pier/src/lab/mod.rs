@@ -2,6 +2,7 @@
 //! with and without the feature that protects it, and judging the outcome
 //! with the delivery ledger (`docs/labs.md`).
 
+mod apps;
 mod check;
 pub mod clients;
 mod consumer;
@@ -55,7 +56,15 @@ pub fn load(name_or_file: &str) -> anyhow::Result<Lab> {
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-    Ok(parse(&path.display().to_string(), &text)?)
+    let mut lab = parse(&path.display().to_string(), &text)?;
+    lab.dir = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            std::path::PathBuf::from(".")
+        } else {
+            d.to_path_buf()
+        }
+    });
+    Ok(lab)
 }
 
 /// A broker for labs: the page-cache model on, so a power cut loses what

@@ -25,6 +25,9 @@ pub struct Lab {
     pub topics: Vec<TopicSpec>,
     #[serde(rename = "variant")]
     pub variants: Vec<Variant>,
+    /// Where the lab file is: apps' commands run there.
+    #[serde(skip)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +52,8 @@ pub struct Variant {
     pub producers: Vec<ProducerSpec>,
     #[serde(default, rename = "consumer")]
     pub consumers: Vec<ConsumerSpec>,
+    #[serde(default, rename = "app")]
+    pub apps: Vec<AppSpec>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Step>,
     /// Longest wait for the clients to finish (ms, default 20,000).
@@ -119,7 +124,30 @@ pub struct ConsumerSpec {
     pub restart_after_ms: Spanned<i64>,
 }
 
-/// Something that happens at a time: words, a fault, a durability switch.
+/// Your own application in the loop: a command the lab starts (and may
+/// kill and restart), told where to connect and which names to use in
+/// its environment: `PIER_BOOTSTRAP`, `PIER_GROUP`, `PIER_TOPIC_<NAME>`
+/// for each topic, `PIER_PROCESSED_TOPIC`. It writes the value of each
+/// record it has processed to the processed topic, so the lab can tell
+/// what it skipped or processed twice.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    pub name: Spanned<String>,
+    /// Program and arguments, run in the lab file's directory.
+    pub command: Spanned<Vec<String>>,
+    /// The consumer group it uses (judged by the ledger).
+    pub group: Spanned<String>,
+    /// The lab topic it consumes (judged by the ledger).
+    pub topic: Spanned<String>,
+    /// The lab topic it writes processed record values to.
+    pub processed_topic: Spanned<String>,
+    /// After a `kill` step, start it again this much later (default 200).
+    #[serde(default = "default_restart")]
+    pub restart_after_ms: Spanned<i64>,
+}
+
+/// Something that happens at a time: words, a fault, a killed app.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -129,6 +157,10 @@ pub struct Step {
     pub say: String,
     #[serde(default)]
     pub fault: Option<FaultStep>,
+    /// `kill -9` one of the variant's apps (restarted after its
+    /// `restart_after_ms`).
+    #[serde(default)]
+    pub kill: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::apps::AppOutcome;
 use super::clients::{ConsumerOutcome, ProducerOutcome};
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +68,8 @@ pub struct ClientSummary {
     /// processed (lost with the process).
     pub dropped_at_crash: Vec<String>,
     pub errors: Vec<String>,
+    /// Apps: how their runs ended, and their last lines of output.
+    pub output: Vec<String>,
 }
 
 impl ClientSummary {
@@ -79,6 +82,7 @@ impl ClientSummary {
             crashes: 0,
             dropped_at_crash: Vec::new(),
             errors: p.errors.clone(),
+            output: Vec::new(),
         }
     }
 
@@ -91,6 +95,25 @@ impl ClientSummary {
             crashes: c.crashes,
             dropped_at_crash: c.dropped_at_crash.clone(),
             errors: c.errors.clone(),
+            output: Vec::new(),
+        }
+    }
+
+    pub(super) fn app(a: &AppOutcome, processed: &BTreeMap<String, u32>, _: &str) -> Self {
+        ClientSummary {
+            name: a.name.clone(),
+            role: "app",
+            records: processed.values().map(|n| u64::from(*n)).sum(),
+            resends: 0,
+            crashes: a.kills,
+            dropped_at_crash: Vec::new(),
+            errors: a.errors.clone(),
+            output: a
+                .exits
+                .iter()
+                .map(|e| format!("exited: {e}"))
+                .chain(a.output.iter().cloned())
+                .collect(),
         }
     }
 }

@@ -15,6 +15,7 @@ use pier_workbench::Workbench;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
+use super::apps::{App, AppOutcome, AppRun, topic_variable};
 use super::clients::{
     ConsumerOutcome, ConsumerRun, ProducerOutcome, ProducerRun, consume, produce,
 };
@@ -96,9 +97,15 @@ async fn run_variant(
     let done = Arc::new(AtomicBool::new(false));
     let producers = spawn_producers(target, v, &names, &partitions, &stop);
     let consumers = spawn_consumers(target, v, &names, &partitions, &done, &stop);
+    let apps = start_apps(target, lab, v, &names);
+    let killers = apps
+        .iter()
+        .map(|(name, app)| (name.clone(), app.killer()))
+        .collect();
     let steps = tokio::spawn(run_steps(
         wb.clone(),
         v.steps.clone(),
+        killers,
         start,
         v.name.clone(),
         say.clone(),
@@ -110,6 +117,13 @@ async fn run_variant(
     };
     done.store(true, Ordering::Relaxed);
     let consumed = join_all(consumers, deadline, &stop).await;
+    if !apps.is_empty() {
+        settle(wb, v, &names, &produced, deadline).await;
+    }
+    let mut apps_done = Vec::new();
+    for (_, app) in apps {
+        apps_done.push(app.stop().await);
+    }
     for id in faults {
         // Faults without a duration end with the variant.
         let _ = wb.heal_fault(id).await;
@@ -117,9 +131,105 @@ async fn run_variant(
     wb.set_durability(true);
     let elapsed_ms = start.elapsed().as_millis() as u64;
     say(&v.name, elapsed_ms, "clients finished; judging");
-    judge(
-        wb, v, &names, since_ms, elapsed_ms, said, produced, consumed,
-    )
+    let outcome = Outcome {
+        said,
+        produced,
+        consumed,
+        apps: apps_done,
+    };
+    judge(wb, v, &names, since_ms, elapsed_ms, outcome)
+}
+
+/// What the clients did, by their own account.
+struct Outcome {
+    said: Vec<Said>,
+    produced: Vec<ProducerOutcome>,
+    consumed: Vec<ConsumerOutcome>,
+    apps: Vec<AppOutcome>,
+}
+
+fn start_apps(target: &Target, lab: &Lab, v: &Variant, names: &Names) -> Vec<(String, App)> {
+    v.apps
+        .iter()
+        .map(|a| {
+            let mut env: BTreeMap<String, String> = lab
+                .topics
+                .iter()
+                .map(|t| (topic_variable(t.name.get_ref()), names.of(t.name.get_ref())))
+                .collect();
+            env.insert("PIER_BOOTSTRAP".into(), target.kafka_addr.clone());
+            env.insert("PIER_CLIENT_ID".into(), client_id(a.name.get_ref()));
+            env.insert("PIER_GROUP".into(), names.of(a.group.get_ref()));
+            env.insert("PIER_TOPIC".into(), names.of(a.topic.get_ref()));
+            env.insert(
+                "PIER_PROCESSED_TOPIC".into(),
+                names.of(a.processed_topic.get_ref()),
+            );
+            let run = AppRun {
+                name: a.name.get_ref().clone(),
+                command: a.command.get_ref().clone(),
+                dir: lab.dir.clone(),
+                env,
+                restart_after: Duration::from_millis(*a.restart_after_ms.get_ref() as u64),
+            };
+            (a.name.get_ref().clone(), App::start(run))
+        })
+        .collect()
+}
+
+/// Waits until the apps have written every acknowledged record to their
+/// processed topics, or wrote nothing new for [`SETTLE`], or the deadline.
+async fn settle(
+    wb: &Workbench,
+    v: &Variant,
+    names: &Names,
+    produced: &[ProducerOutcome],
+    deadline: Instant,
+) {
+    let acknowledged: BTreeSet<&String> = produced.iter().flat_map(|p| &p.acknowledged).collect();
+    let mut last = (0usize, Instant::now());
+    while Instant::now() < deadline {
+        let mut seen = BTreeSet::new();
+        for a in &v.apps {
+            if let Ok(values) = read_values(wb, &names.of(a.processed_topic.get_ref())) {
+                seen.extend(values);
+            }
+        }
+        if acknowledged.iter().all(|id| seen.contains(*id)) {
+            return;
+        }
+        if seen.len() != last.0 {
+            last = (seen.len(), Instant::now());
+        } else if last.1.elapsed() > SETTLE {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How long apps may write nothing new before the lab judges them.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// Every record value of a topic, in offset order per partition.
+fn read_values(wb: &Workbench, topic: &str) -> anyhow::Result<Vec<String>> {
+    let store = wb.store();
+    let partitions = wb
+        .topic(topic)
+        .map_err(|e| anyhow::anyhow!("reading back {topic}: {e}"))?
+        .partitions
+        .len() as u32;
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        let (start, end) = store.offsets(topic, p)?;
+        let records = pier_core::queue::read_records(&store, topic, p, start, end)
+            .map_err(|e| anyhow::anyhow!("reading back {topic}/{p}: {e}"))?;
+        out.extend(
+            records
+                .into_iter()
+                .filter_map(|r| r.value.map(|v| String::from_utf8_lossy(&v).into_owned())),
+        );
+    }
+    Ok(out)
 }
 
 fn spawn_producers(
@@ -210,6 +320,7 @@ async fn join_all<T: Send + 'static>(
 async fn run_steps(
     wb: Workbench,
     steps: Vec<Step>,
+    killers: BTreeMap<String, tokio::sync::mpsc::UnboundedSender<()>>,
     start: Instant,
     variant: String,
     say: Say,
@@ -244,23 +355,37 @@ async fn run_steps(
                 format!("{text} ({outcome})")
             };
         }
+        if let Some(app) = &s.kill {
+            let outcome = match killers.get(app.get_ref()) {
+                Some(k) if k.send(()).is_ok() => format!("app {} killed (kill -9)", app.get_ref()),
+                _ => format!("app {} was not running", app.get_ref()),
+            };
+            text = if text.is_empty() {
+                outcome
+            } else {
+                format!("{text} ({outcome})")
+            };
+        }
         say(&variant, start.elapsed().as_millis() as u64, &text);
         said.push(Said { at_ms, text });
     }
     (said, faults)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn judge(
     wb: &Workbench,
     v: &Variant,
     names: &Names,
     since_ms: i64,
     elapsed_ms: u64,
-    said: Vec<Said>,
-    produced: Vec<ProducerOutcome>,
-    consumed: Vec<ConsumerOutcome>,
+    outcome: Outcome,
 ) -> anyhow::Result<VariantReport> {
+    let Outcome {
+        said,
+        produced,
+        consumed,
+        apps,
+    } = outcome;
     // The topics the variant's clients used, each with its group (if any).
     let mut judged: BTreeMap<String, Option<String>> = BTreeMap::new();
     for p in &v.producers {
@@ -298,7 +423,21 @@ fn judge(
         }
         guarantee.push(format!("{topic}: {}", verdict.because));
     }
-    client_measures(&produced, &consumed, &mut counts, &mut examples);
+    // What was processed: the simulated consumers' own records, and what
+    // the apps wrote to their processed topics.
+    let mut processed: BTreeMap<String, u32> = BTreeMap::new();
+    for c in &consumed {
+        for (id, n) in &c.processed {
+            *processed.entry(id.clone()).or_default() += n;
+        }
+    }
+    for a in &v.apps {
+        for id in read_values(wb, &names.of(a.processed_topic.get_ref()))? {
+            *processed.entry(id).or_default() += 1;
+        }
+    }
+    let consuming = !consumed.is_empty() || !v.apps.is_empty();
+    client_measures(&produced, consuming, &processed, &mut counts, &mut examples);
     missing_from_log(wb, &judged, &produced, &mut counts, &mut examples)?;
     for name in [
         "missing_from_log",
@@ -343,6 +482,10 @@ fn judge(
             .iter()
             .map(ClientSummary::producer)
             .chain(consumed.iter().map(ClientSummary::consumer))
+            .chain(
+                apps.iter()
+                    .map(|a| ClientSummary::app(a, &processed, &names.of(""))),
+            )
             .collect(),
     })
 }
@@ -368,24 +511,9 @@ fn missing_from_log(
     counts: &mut BTreeMap<String, u64>,
     examples: &mut BTreeMap<String, Vec<String>>,
 ) -> anyhow::Result<()> {
-    let store = wb.store();
     let mut stored: BTreeSet<String> = BTreeSet::new();
     for topic in topics.keys() {
-        let partitions = wb
-            .topic(topic)
-            .map_err(|e| anyhow::anyhow!("reading back {topic}: {e}"))?
-            .partitions
-            .len() as u32;
-        for p in 0..partitions {
-            let (start, end) = store.offsets(topic, p)?;
-            let records = pier_core::queue::read_records(&store, topic, p, start, end)
-                .map_err(|e| anyhow::anyhow!("reading back {topic}/{p}: {e}"))?;
-            stored.extend(
-                records
-                    .into_iter()
-                    .filter_map(|r| r.value.map(|v| String::from_utf8_lossy(&v).into_owned())),
-            );
-        }
+        stored.extend(read_values(wb, topic)?);
     }
     let missing: Vec<String> = produced
         .iter()
@@ -404,32 +532,27 @@ fn missing_from_log(
 /// records processed twice, records never acknowledged.
 fn client_measures(
     produced: &[ProducerOutcome],
-    consumed: &[ConsumerOutcome],
+    consuming: bool,
+    processed: &BTreeMap<String, u32>,
     counts: &mut BTreeMap<String, u64>,
     examples: &mut BTreeMap<String, Vec<String>>,
 ) {
     let acknowledged: BTreeSet<&String> = produced.iter().flat_map(|p| &p.acknowledged).collect();
     let unacknowledged: BTreeSet<&String> =
         produced.iter().flat_map(|p| &p.unacknowledged).collect();
-    let mut processed: BTreeMap<&String, u32> = BTreeMap::new();
-    for c in consumed {
-        for (id, n) in &c.processed {
-            *processed.entry(id).or_default() += n;
-        }
-    }
-    let never: Vec<String> = if consumed.is_empty() {
+    let never: Vec<String> = if !consuming {
         Vec::new()
     } else {
         acknowledged
             .iter()
-            .filter(|id| !processed.contains_key(**id))
+            .filter(|id| !processed.contains_key(id.as_str()))
             .map(|id| (*id).clone())
             .collect()
     };
     let twice: Vec<String> = processed
         .iter()
         .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| (*id).clone())
+        .map(|(id, _)| id.clone())
         .collect();
     for (name, ids) in [
         ("never_processed", never),
