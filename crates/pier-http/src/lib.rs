@@ -9,6 +9,7 @@ mod events;
 mod faults;
 mod groups;
 mod guard;
+mod labs;
 mod ledger;
 mod problem;
 mod queues;
@@ -87,6 +88,11 @@ pub const BODY_MAX_BYTES: usize = 1024 * 1024;
         ledger::switch,
         ledger::verdict,
         ledger::journey,
+        labs::list,
+        labs::runs,
+        labs::start,
+        labs::get,
+        labs::stop,
     ),
     components(schemas(Problem, pier_workbench::LiveEvent, pier_workbench::Expectation))
 )]
@@ -168,6 +174,9 @@ pub fn router(workbench: Workbench) -> Router {
             "/api/v1/ledger/journey/{topic}/{partition}/{offset}",
             get(ledger::journey),
         )
+        .route("/api/v1/labs", get(labs::list))
+        .route("/api/v1/labs/runs", get(labs::runs).post(labs::start))
+        .route("/api/v1/labs/runs/{id}", get(labs::get).delete(labs::stop))
         .route("/api/v1/security", get(security::info))
         .route("/api/v1/security/ca.pem", get(security::ca))
         .route("/api/v1/users", get(security::list))

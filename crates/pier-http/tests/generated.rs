@@ -93,6 +93,17 @@ fn typescript() -> String {
         Journey::decl(&cfg),
         JourneyStep::decl(&cfg),
         Anomaly::decl(&cfg),
+        LabSummary::decl(&cfg),
+        LabVariantSummary::decl(&cfg),
+        LabStart::decl(&cfg),
+        LabState::decl(&cfg),
+        LabRun::decl(&cfg),
+        LabLine::decl(&cfg),
+        LabReport::decl(&cfg),
+        VariantReport::decl(&cfg),
+        Said::decl(&cfg),
+        Checked::decl(&cfg),
+        LabClient::decl(&cfg),
         pier_http::Problem::decl(&cfg),
     ];
     let mut out = String::from(

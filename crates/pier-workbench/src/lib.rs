@@ -12,6 +12,7 @@ mod events;
 mod faults;
 mod groups;
 mod info;
+mod labs;
 mod ledger;
 mod messages;
 mod metrics;
@@ -33,6 +34,10 @@ pub use groups::{
     CommitOffsets, GroupMember, GroupSummary, MemberAssignment, OffsetToCommit, PartitionLag,
 };
 pub use info::BrokerInfo;
+pub use labs::{
+    Checked, LabClient, LabLine, LabReport, LabRun, LabRunner, LabSay, LabStart, LabState,
+    LabSummary, LabTask, LabVariantSummary, Said, VariantReport,
+};
 pub use ledger::{LedgerStatus, VERDICT_LIMIT_MAX, VerdictRequest, VerdictResponse};
 pub use messages::{
     Message, OffsetRange, PRODUCE_COUNT_MAX, PRODUCE_DURATION_MAX_SECS, PRODUCE_RATE_MAX,
@@ -146,6 +151,7 @@ pub struct Workbench {
     sims: Arc<Mutex<simulate::Simulations>>,
     faults: Arc<faults::FaultState>,
     security: Arc<Mutex<security::SecurityState>>,
+    labs: Arc<Mutex<labs::LabsState>>,
 }
 
 impl Workbench {
@@ -157,6 +163,7 @@ impl Workbench {
             sims: Arc::default(),
             faults: Arc::default(),
             security: Arc::default(),
+            labs: Arc::default(),
         }
     }
 

@@ -197,6 +197,9 @@ impl ServerBuilder {
         let (store, _) = open_store(&self.location, &self.store, &self.clock).await?;
         let (generation, core) = Generation::start(store, &listeners, &self.broker, None).await?;
         let workbench = pier_workbench::Workbench::new(core.store, core.broker);
+        workbench.set_lab_runner(Arc::new(crate::lab::Runner {
+            kafka_addr: kafka_addr.to_string(),
+        }));
         workbench
             .load_fault_timeline()
             .await

@@ -31,7 +31,7 @@ fn assert_passed(report: &LabReport) {
             "lab {} variant {:?} broke an expectation:\n{}",
             report.lab,
             v.name,
-            report.text()
+            lab::report::text(&report)
         );
     }
 }
@@ -58,11 +58,16 @@ async fn persistence_loses_acknowledged_records_only_without_fsync() {
         off.counts["lost_after_ack"],
         missing.len() as u64,
         "{}",
-        report.text()
+        lab::report::text(&report)
     );
     let n = |id: &str| id.rsplit('-').next().unwrap().parse::<u64>().unwrap();
     let last_missing = missing.iter().map(|id| n(id)).max().unwrap();
-    assert_eq!(missing.len() as u64, last_missing + 1, "{}", report.text());
+    assert_eq!(
+        missing.len() as u64,
+        last_missing + 1,
+        "{}",
+        lab::report::text(&report)
+    );
     assert_eq!(report.variants[1].counts["lost_after_ack"], 0);
     assert_eq!(report.variants[1].counts["missing_from_log"], 0);
 }
@@ -87,7 +92,7 @@ async fn idempotence_stores_retries_once_and_names_the_duplicates() {
         without.counts["stored_twice"],
         resends * 10,
         "{}",
-        report.text()
+        lab::report::text(&report)
     );
     assert_eq!(report.variants[1].counts["stored_twice"], 0);
 }
@@ -106,7 +111,7 @@ async fn commit_before_processing_skips_and_after_processing_repeats() {
         .map(String::as_str)
         .collect();
     assert!(!dropped.is_empty());
-    assert_eq!(skipped, dropped, "{}", report.text());
+    assert_eq!(skipped, dropped, "{}", lab::report::text(&report));
     assert_eq!(before.counts["processed_twice"], 0);
     // After: nothing skipped; what was processed twice was delivered twice
     // by the broker too — the ledger's list holds the same record ids.
@@ -145,7 +150,7 @@ async fn control_a_wrong_expectation_fails_and_lists_the_records() {
     assert_eq!(broken.len(), 1);
     assert_eq!(broken[0].verdict, "stored_twice");
     assert!(broken[0].actual > 0);
-    let junit = report.junit();
+    let junit = lab::report::junit(&report);
     assert!(
         junit.contains("<failure message=\"stored_twice = 0 (was "),
         "{junit}"

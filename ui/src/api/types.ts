@@ -780,6 +780,95 @@ inferred: boolean, };
 
 export type Anomaly = { seq: number, kind: FindingKind, topic: string, group: string | null, span: Span, };
 
+export type LabSummary = { name: string, title: string, 
+/**
+ * The reliability concept it shows.
+ */
+concept: string, about: string, variants: Array<LabVariantSummary>, 
+/**
+ * The lab file, to save and edit (TOML, `docs/labs.md`).
+ */
+file: string, };
+
+export type LabVariantSummary = { name: string, about: string, };
+
+export type LabStart = { name?: string, 
+/**
+ * A lab file (TOML); checked before anything runs.
+ */
+file?: string, };
+
+export type LabState = "running" | "passed" | "failed" | "error" | "stopped";
+
+export type LabRun = { id: number, lab: string, title: string, state: LabState, started_ms: number, 
+/**
+ * The narrative so far, step by step.
+ */
+narrative: Array<LabLine>, report: LabReport | null, error: string | null, };
+
+export type LabLine = { variant: string, 
+/**
+ * Milliseconds into the variant.
+ */
+at_ms: number, text: string, 
+/**
+ * When it was said (ms since the epoch: lines up with the fault
+ * timeline and the charts).
+ */
+time_ms: number, };
+
+export type LabReport = { lab: string, title: string, concept: string, about: string, 
+/**
+ * Every expectation of every variant met.
+ */
+passed: boolean, variants: Array<VariantReport>, };
+
+export type VariantReport = { name: string, about: string, passed: boolean, elapsed_ms: number, 
+/**
+ * The fresh topics and groups this run used.
+ */
+topics: Array<string>, groups: Array<string>, narrative: Array<Said>, 
+/**
+ * Every verdict and client measure, by name (records).
+ */
+counts: { [key in string]: number }, expectations: Array<Checked>, 
+/**
+ * The records behind each non-zero count: `topic/partition@offset
+ * key` for the ledger's verdicts, record ids for the clients' own.
+ */
+examples: { [key in string]: Array<string> }, 
+/**
+ * The guarantee each topic's group met, in words.
+ */
+guarantee: Array<string>, clients: Array<LabClient>, };
+
+export type Said = { at_ms: number, text: string, };
+
+export type Checked = { verdict: string, 
+/**
+ * `= 0`, `> 0`, `<= 10`.
+ */
+condition: string, actual: number, met: boolean, };
+
+export type LabClient = { name: string, 
+/**
+ * `producer`, `consumer` or `app`.
+ */
+role: string, 
+/**
+ * Producers: records acknowledged; consumers and apps: processed.
+ */
+records: number, resends: number, crashes: number, 
+/**
+ * Consumers: the records of the batch it crashed in that it had not
+ * processed (lost with the process).
+ */
+dropped_at_crash: Array<string>, errors: Array<string>, 
+/**
+ * Apps: how their runs ended, and their last lines of output.
+ */
+output: Array<string>, };
+
 export type Problem = { 
 /**
  * Stable identifier, e.g. `https://pier.dev/problems/not-found`.

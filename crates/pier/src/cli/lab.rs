@@ -124,13 +124,13 @@ fn run_one(args: RunArgs) -> anyhow::Result<()> {
         report
     })?;
     if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit())
+        std::fs::write(path, lab::report::junit(&report))
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.text());
+        print!("{}", lab::report::text(&report));
     }
     if !report.passed {
         std::process::exit(BROKEN_EXIT);

@@ -9,10 +9,12 @@ mod consumer;
 pub mod model;
 pub mod report;
 pub mod run;
+mod runner;
 
 pub use model::{Lab, LabError, parse};
 pub use report::LabReport;
 pub use run::{Say, Target, run_lab};
+pub use runner::Runner;
 
 /// The built-in labs: `(file name, text)`.
 pub const BUILT_IN: &[(&str, &str)] = &[

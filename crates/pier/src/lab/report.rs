@@ -5,78 +5,19 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
-
 use super::apps::AppOutcome;
 use super::clients::{ConsumerOutcome, ProducerOutcome};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct LabReport {
-    pub lab: String,
-    pub title: String,
-    pub concept: String,
-    pub about: String,
-    /// Every expectation of every variant met.
-    pub passed: bool,
-    pub variants: Vec<VariantReport>,
-}
+pub use pier_workbench::{Checked, LabClient, LabReport, Said, VariantReport};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct VariantReport {
-    pub name: String,
-    pub about: String,
-    pub passed: bool,
-    pub elapsed_ms: u64,
-    /// The fresh topics and groups this run used.
-    pub topics: Vec<String>,
-    pub groups: Vec<String>,
-    pub narrative: Vec<Said>,
-    /// Every verdict and client measure, by name (records).
-    pub counts: BTreeMap<String, u64>,
-    pub expectations: Vec<Checked>,
-    /// The first records behind each non-zero count: `topic/partition@offset
-    /// key` for the ledger's verdicts, record ids for the clients' measures.
-    pub examples: BTreeMap<String, Vec<String>>,
-    /// The guarantee each topic's group met, in words.
-    pub guarantee: Vec<String>,
-    pub clients: Vec<ClientSummary>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Said {
-    pub at_ms: u64,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Checked {
-    pub verdict: String,
-    pub condition: String,
-    pub actual: u64,
-    pub met: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ClientSummary {
-    pub name: String,
-    pub role: &'static str,
-    /// Producers: records acknowledged; consumers: records processed.
-    pub records: u64,
-    pub resends: u64,
-    pub crashes: u32,
-    /// Consumers: the records of the batch it crashed in that it had not
-    /// processed (lost with the process).
-    pub dropped_at_crash: Vec<String>,
-    pub errors: Vec<String>,
-    /// Apps: how their runs ended, and their last lines of output.
-    pub output: Vec<String>,
-}
+/// A lab client's summary, from its own account.
+pub(super) struct ClientSummary;
 
 impl ClientSummary {
-    pub(super) fn producer(p: &ProducerOutcome) -> Self {
-        ClientSummary {
+    pub(super) fn producer(p: &ProducerOutcome) -> LabClient {
+        LabClient {
             name: p.name.clone(),
-            role: "producer",
+            role: "producer".to_owned(),
             records: p.acknowledged.len() as u64,
             resends: p.resends,
             crashes: 0,
@@ -86,10 +27,10 @@ impl ClientSummary {
         }
     }
 
-    pub(super) fn consumer(c: &ConsumerOutcome) -> Self {
-        ClientSummary {
+    pub(super) fn consumer(c: &ConsumerOutcome) -> LabClient {
+        LabClient {
             name: c.name.clone(),
-            role: "consumer",
+            role: "consumer".to_owned(),
             records: c.processed.values().map(|n| u64::from(*n)).sum(),
             resends: 0,
             crashes: c.crashes,
@@ -99,10 +40,10 @@ impl ClientSummary {
         }
     }
 
-    pub(super) fn app(a: &AppOutcome, processed: &BTreeMap<String, u32>, _: &str) -> Self {
-        ClientSummary {
+    pub(super) fn app(a: &AppOutcome, processed: &BTreeMap<String, u32>) -> LabClient {
+        LabClient {
             name: a.name.clone(),
-            role: "app",
+            role: "app".to_owned(),
             records: processed.values().map(|n| u64::from(*n)).sum(),
             resends: 0,
             crashes: a.kills,
@@ -118,12 +59,13 @@ impl ClientSummary {
     }
 }
 
-impl LabReport {
-    /// The report for a terminal.
-    pub fn text(&self) -> String {
+/// The report for a terminal.
+pub fn text(report: &LabReport) -> String {
+    let this = report;
+    {
         let mut s = String::new();
-        let _ = writeln!(s, "lab {} — {}", self.lab, self.title);
-        for v in &self.variants {
+        let _ = writeln!(s, "lab {} — {}", this.lab, this.title);
+        for v in &this.variants {
             let mark = if v.passed { "PASS" } else { "FAIL" };
             let _ = writeln!(s, "\n  variant {:?}: {mark} ({} ms)", v.name, v.elapsed_ms);
             if !v.about.is_empty() {
@@ -172,7 +114,7 @@ impl LabReport {
         let _ = writeln!(
             s,
             "\n{}",
-            if self.passed {
+            if this.passed {
                 "lab passed"
             } else {
                 "lab FAILED: an expectation was not met"
@@ -180,12 +122,15 @@ impl LabReport {
         );
         s
     }
+}
 
-    /// JUnit XML: a test suite per lab, a test case per variant, a failure
-    /// listing the expectations it broke.
-    pub fn junit(&self) -> String {
-        let failures = self.variants.iter().filter(|v| !v.passed).count();
-        let seconds: f64 = self
+/// JUnit XML: a test suite per lab, a test case per variant, a failure
+/// listing the expectations it broke.
+pub fn junit(report: &LabReport) -> String {
+    let this = report;
+    {
+        let failures = this.variants.iter().filter(|v| !v.passed).count();
+        let seconds: f64 = this
             .variants
             .iter()
             .map(|v| v.elapsed_ms as f64 / 1000.0)
@@ -195,19 +140,19 @@ impl LabReport {
         let _ = writeln!(
             s,
             r#"<testsuites name="pier labs" tests="{}" failures="{failures}" time="{seconds:.3}">"#,
-            self.variants.len()
+            this.variants.len()
         );
         let _ = writeln!(
             s,
             r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="0" time="{seconds:.3}">"#,
-            xml(&self.lab),
-            self.variants.len()
+            xml(&this.lab),
+            this.variants.len()
         );
-        for v in &self.variants {
+        for v in &this.variants {
             let _ = write!(
                 s,
                 r#"    <testcase classname="lab.{}" name="{}" time="{:.3}""#,
-                xml(&self.lab),
+                xml(&this.lab),
                 xml(&v.name),
                 v.elapsed_ms as f64 / 1000.0
             );

@@ -31,7 +31,7 @@ pub struct Target {
 }
 
 /// Narrative as it happens: `(variant, milliseconds in, words)`.
-pub type Say = Arc<dyn Fn(&str, u64, &str) + Send + Sync>;
+pub type Say = pier_workbench::LabSay;
 
 /// Runs every variant, one after the other.
 pub async fn run_lab(target: &Target, lab: &Lab, say: Say) -> anyhow::Result<LabReport> {
@@ -95,6 +95,8 @@ async fn run_variant(
     let deadline = start + Duration::from_millis(*v.timeout_ms.get_ref() as u64);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
+    // A stopped lab (its future dropped) stops its clients too.
+    let _stop_on_drop = StopOnDrop(stop.clone());
     let producers = spawn_producers(target, v, &names, &partitions, &stop);
     let consumers = spawn_consumers(target, v, &names, &partitions, &done, &stop);
     let apps = start_apps(target, lab, v, &names);
@@ -138,6 +140,14 @@ async fn run_variant(
         apps: apps_done,
     };
     judge(wb, v, &names, since_ms, elapsed_ms, outcome)
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// What the clients did, by their own account.
@@ -482,10 +492,7 @@ fn judge(
             .iter()
             .map(ClientSummary::producer)
             .chain(consumed.iter().map(ClientSummary::consumer))
-            .chain(
-                apps.iter()
-                    .map(|a| ClientSummary::app(a, &processed, &names.of(""))),
-            )
+            .chain(apps.iter().map(|a| ClientSummary::app(a, &processed)))
             .collect(),
     })
 }
