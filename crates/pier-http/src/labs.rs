@@ -60,9 +60,9 @@ pub(crate) async fn start(
     }
 }
 
-fn run_id(id: &str) -> Result<u64, Response> {
+fn run_id(id: &str) -> Result<u64, Problem> {
     id.parse::<u64>()
-        .map_err(|_| Problem::invalid(format!("{id:?} is not a lab run id")).into_response())
+        .map_err(|_| Problem::invalid(format!("{id:?} is not a lab run id")))
 }
 
 /// One run: its state, narrative so far and, once ended, its report.
@@ -76,7 +76,7 @@ fn run_id(id: &str) -> Result<u64, Response> {
 pub(crate) async fn get(State(wb): State<Workbench>, Path(id): Path<String>) -> Response {
     let id = match run_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(p) => return p.into_response(),
     };
     match wb.lab_run(id) {
         Ok(r) => Json(r).into_response(),
@@ -96,7 +96,7 @@ pub(crate) async fn get(State(wb): State<Workbench>, Path(id): Path<String>) -> 
 pub(crate) async fn stop(State(wb): State<Workbench>, Path(id): Path<String>) -> Response {
     let id = match run_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(p) => return p.into_response(),
     };
     match wb.stop_lab(id) {
         Ok(r) => Json(r).into_response(),
