@@ -31,7 +31,7 @@ fn assert_passed(report: &LabReport) {
             "lab {} variant {:?} broke an expectation:\n{}",
             report.lab,
             v.name,
-            lab::report::text(&report)
+            lab::report::text(report)
         );
     }
 }
