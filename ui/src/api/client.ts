@@ -13,6 +13,9 @@ import type {
   FaultStarted,
   GroupSummary,
   Journey,
+  LabRun,
+  LabStart,
+  LabSummary,
   LedgerStatus,
   NewSimConsumers,
   NewSimProducer,
@@ -76,6 +79,10 @@ export function createClient(t: Transport) {
     setUser: (name: string, password: string) => t.request<void>('PUT', `/api/v1/users/${enc(name)}`, { password }),
     deleteUser: (name: string) => t.request<void>('DELETE', `/api/v1/users/${enc(name)}`),
     ledger: () => t.request<LedgerStatus>('GET', '/api/v1/ledger'),
+    labs: () => t.request<LabSummary[]>('GET', '/api/v1/labs'),
+    startLab: (body: LabStart) => t.request<LabRun>('POST', '/api/v1/labs/runs', body),
+    labRun: (id: number) => t.request<LabRun>('GET', `/api/v1/labs/runs/${id}`),
+    stopLab: (id: number) => t.request<LabRun>('DELETE', `/api/v1/labs/runs/${id}`),
     verdict: (q: VerdictRequest) =>
       t.request<VerdictResponse>('GET', `/api/v1/ledger/verdict${query({ ...q, expect: q.expect ?? undefined })}`),
     journey: (topic: string, partition: number, offset: number) =>
