@@ -264,3 +264,19 @@ test('crash the broker from the Faults panel while a simulated load runs; it com
     await s.end()
   }
 })
+
+test('the desktop window runs a lab to its verdicts', async () => {
+  const s = await openApp()
+  try {
+    await s.waitText('main', /HTTP\s+127\.0\.0\.1:\d+/)
+    await go(s, '#/labs')
+    // The desktop app models the page cache: the persistence lab runs.
+    await s.click('section[aria-label="Persistence: fsync before the acknowledgement"] button[type="submit"]')
+    const result = await s.waitText('section[aria-label="Lab run"]', /Every variant met its expectations/, 60_000)
+    assert.match(result, /✓ lost after ack > 0 \(was [\d,]+\)/)
+    assert.match(result, /✓ lost after ack = 0 \(was 0\)/)
+    writeFileSync(path.join(out, 'desktop-labs.png'), await s.screenshot())
+  } finally {
+    await s.end()
+  }
+})

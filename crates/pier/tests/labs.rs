@@ -160,3 +160,17 @@ async fn control_a_wrong_expectation_fails_and_lists_the_records() {
         "the records are listed: {junit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dedup_window_drops_exactly_the_resent_business_ids() {
+    let report = run(&lab::load("dedup").unwrap()).await;
+    assert_passed(&report);
+    // Without the window: exactly the 100 resent orders are in the log twice.
+    let twice = examples(&report, 0, "duplicate_ids_in_log");
+    let resent: Vec<String> = (900..1000).map(|n| format!("orders-api-{n}")).collect();
+    let resent: BTreeSet<&str> = resent.iter().map(String::as_str).collect();
+    assert_eq!(twice, resent, "{}", lab::report::text(&report));
+    // With it: none, and nothing acknowledged is missing.
+    assert_eq!(report.variants[1].counts["duplicate_ids_in_log"], 0);
+    assert_eq!(report.variants[1].counts["missing_from_log"], 0);
+}

@@ -85,6 +85,11 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
         in_range(&p.rate, "rate", 1, 100_000)?;
         in_range(&p.batch, "batch", 1, 10_000)?;
         in_range(&p.request_timeout_ms, "request_timeout_ms", 50, 60_000)?;
+        in_range(&p.first_id, "first_id", 0, 1_000_000_000)?;
+        in_range(&p.start_ms, "start_ms", 0, 600_000)?;
+        if let Some(prefix) = &p.id_prefix {
+            name_ok(prefix, "an id_prefix")?;
+        }
         if !["all", "-1", "1", "0"].contains(&p.acks.get_ref().as_str()) {
             return Err((
                 p.acks.span(),
@@ -141,6 +146,9 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
             ));
         }
         apps.insert(a.name.get_ref().clone());
+    }
+    for t in v.topic_config.keys() {
+        known_topic(t, topics)?;
     }
     let timeout = in_range(&v.timeout_ms, "timeout_ms", 100, 600_000)?;
     for s in &v.steps {

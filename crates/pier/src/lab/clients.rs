@@ -30,6 +30,10 @@ pub(super) const BACKOFF: Duration = Duration::from_millis(50);
 #[derive(Debug, Clone)]
 pub struct ProducerRun {
     pub name: String,
+    /// Record ids are `<id_prefix>-<n>`, `n` from `first_id`.
+    pub id_prefix: String,
+    pub first_id: u64,
+    pub start_after: Duration,
     pub client_id: String,
     pub addr: String,
     pub topic: String,
@@ -78,6 +82,7 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
         name: run.name.clone(),
         ..ProducerOutcome::default()
     };
+    tokio::time::sleep(run.start_after).await;
     let started = Instant::now();
     let mut conn: Option<Conn> = None;
     let mut stamp: Option<(i64, i16)> = None;
@@ -90,7 +95,7 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
         let due = started + Duration::from_secs_f64(next as f64 / run.rate as f64);
         tokio::time::sleep_until(due).await;
         let ids: Vec<String> = (next..next + count)
-            .map(|n| record_id(&run.name, n))
+            .map(|n| record_id(&run.id_prefix, run.first_id + n))
             .collect();
         let partition = (index % u64::from(run.partitions)) as u32;
         // A batch is made once: a resend carries the same records, with
@@ -100,8 +105,10 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
         loop {
             if stop.load(Ordering::Relaxed) {
                 out.unacknowledged.extend(ids.iter().cloned());
-                out.unacknowledged
-                    .extend((next + count..run.records).map(|n| record_id(&run.name, n)));
+                out.unacknowledged.extend(
+                    (next + count..run.records)
+                        .map(|n| record_id(&run.id_prefix, run.first_id + n)),
+                );
                 return out;
             }
             if sent_once {

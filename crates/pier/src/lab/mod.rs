@@ -27,6 +27,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../labs/idempotence.toml"),
     ),
     ("commit.toml", include_str!("../../labs/commit.toml")),
+    ("dedup.toml", include_str!("../../labs/dedup.toml")),
 ];
 
 /// Every built-in lab, parsed (they are checked by a test).

@@ -56,6 +56,10 @@ pub struct Variant {
     pub apps: Vec<AppSpec>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Step>,
+    /// Topic settings for this variant: topic name → Kafka-named settings
+    /// (`dedup.window.ms`, `retention.ms`, …).
+    #[serde(default)]
+    pub topic_config: BTreeMap<Spanned<String>, BTreeMap<String, String>>,
     /// Longest wait for the clients to finish (ms, default 20,000).
     #[serde(default = "default_timeout")]
     pub timeout_ms: Spanned<i64>,
@@ -88,6 +92,16 @@ pub struct ProducerSpec {
     /// connection after this long (default 1,000).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_ms: Spanned<i64>,
+    /// Record ids are `<id_prefix>-<n>` (default: the producer's name): two
+    /// producers with one prefix send the same business ids.
+    #[serde(default)]
+    pub id_prefix: Option<Spanned<String>>,
+    /// The first `n` (default 0).
+    #[serde(default = "zero")]
+    pub first_id: Spanned<i64>,
+    /// Start this long after the variant (default 0).
+    #[serde(default = "zero")]
+    pub start_ms: Spanned<i64>,
 }
 
 /// When a classic consumer commits its position.
@@ -211,7 +225,11 @@ fn default_restart() -> Spanned<i64> {
 
 /// Measures the lab takes from its own clients' records, beside the
 /// ledger's verdicts: what the consumers' code did.
-pub const CLIENT_MEASURES: [(&str, &str); 4] = [
+pub const CLIENT_MEASURES: [(&str, &str); 5] = [
+    (
+        "duplicate_ids_in_log",
+        "record ids stored more than once in the log (by id, whoever sent them)",
+    ),
     (
         "missing_from_log",
         "acknowledged records not in the log when the variant ends",

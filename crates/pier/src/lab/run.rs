@@ -80,10 +80,15 @@ async fn run_variant(
     let mut partitions = BTreeMap::new();
     for t in &lab.topics {
         let name = names.of(t.name.get_ref());
+        let config = v
+            .topic_config
+            .iter()
+            .find(|(k, _)| k.get_ref() == t.name.get_ref())
+            .map(|(_, c)| c.clone());
         wb.create_topic(NewTopic {
             name: name.clone(),
             partitions: Some(*t.partitions.get_ref()),
-            config: None,
+            config,
         })
         .await
         .map_err(|e| anyhow::anyhow!("creating topic {name}: {e}"))?;
@@ -254,6 +259,12 @@ fn spawn_producers(
         .map(|p| {
             let run = ProducerRun {
                 name: p.name.get_ref().clone(),
+                id_prefix: p
+                    .id_prefix
+                    .as_ref()
+                    .map_or_else(|| p.name.get_ref().clone(), |x| x.get_ref().clone()),
+                first_id: *p.first_id.get_ref() as u64,
+                start_after: Duration::from_millis(*p.start_ms.get_ref() as u64),
                 client_id: client_id(p.name.get_ref()),
                 addr: target.kafka_addr.clone(),
                 topic: names.of(p.topic.get_ref()),
@@ -519,8 +530,20 @@ fn missing_from_log(
     examples: &mut BTreeMap<String, Vec<String>>,
 ) -> anyhow::Result<()> {
     let mut stored: BTreeSet<String> = BTreeSet::new();
+    let mut twice: BTreeSet<String> = BTreeSet::new();
     for topic in topics.keys() {
-        stored.extend(read_values(wb, topic)?);
+        for id in read_values(wb, topic)? {
+            if !stored.insert(id.clone()) {
+                twice.insert(id);
+            }
+        }
+    }
+    counts.insert("duplicate_ids_in_log".to_owned(), twice.len() as u64);
+    if !twice.is_empty() {
+        examples.insert(
+            "duplicate_ids_in_log".to_owned(),
+            twice.into_iter().collect(),
+        );
     }
     let missing: Vec<String> = produced
         .iter()
