@@ -30,7 +30,10 @@ async fn a_built_in_lab_runs_to_its_report_over_http() {
         .iter()
         .map(|l| l["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["persistence", "idempotence", "commit", "dedup"]);
+    assert_eq!(
+        names,
+        ["persistence", "idempotence", "commit", "dedup", "timeouts"]
+    );
     assert!(labs[1]["file"].as_str().unwrap().contains("[[variant]]"));
 
     let started = post(&server, "/api/v1/labs/runs", json!({"name": "idempotence"})).await;

@@ -174,3 +174,24 @@ async fn a_dedup_window_drops_exactly_the_resent_business_ids() {
     assert_eq!(report.variants[1].counts["duplicate_ids_in_log"], 0);
     assert_eq!(report.variants[1].counts["missing_from_log"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_timeout_shorter_than_the_slowdown_stores_each_resend_again() {
+    let report = run(&lab::load("timeouts").unwrap()).await;
+    assert_passed(&report);
+    let short = &report.variants[0];
+    let resends = short.clients[0].resends;
+    assert!(resends > 0);
+    // Every resend of a 10-record batch the broker had stored is a copy;
+    // the copies are of the batches resent, by id.
+    assert_eq!(
+        short.counts["stored_twice"],
+        resends * 10,
+        "{}",
+        lab::report::text(&report)
+    );
+    let ids = short.counts["duplicate_ids_in_log"];
+    assert!((10..=resends * 10).contains(&ids), "{ids}");
+    assert_eq!(report.variants[1].clients[0].resends, 0);
+    assert_eq!(report.variants[1].counts["stored_twice"], 0);
+}

@@ -28,6 +28,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("commit.toml", include_str!("../../labs/commit.toml")),
     ("dedup.toml", include_str!("../../labs/dedup.toml")),
+    ("timeouts.toml", include_str!("../../labs/timeouts.toml")),
 ];
 
 /// Every built-in lab, parsed (they are checked by a test).

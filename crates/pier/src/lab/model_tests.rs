@@ -40,7 +40,10 @@ fn a_good_file_parses_and_every_built_in_lab_is_valid() {
         .iter()
         .map(|l| l.name.get_ref().clone())
         .collect();
-    assert_eq!(names, ["persistence", "idempotence", "commit", "dedup"]);
+    assert_eq!(
+        names,
+        ["persistence", "idempotence", "commit", "dedup", "timeouts"]
+    );
 }
 
 #[test]
