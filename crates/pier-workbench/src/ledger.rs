@@ -255,6 +255,7 @@ impl Workbench {
         };
         let mut facts = Vec::new();
         for p in &described.partitions {
+            let mut unconsumed = None;
             let (at, lag) = match (group, &queue) {
                 (Some(g), Some(_)) => {
                     let view =
@@ -267,6 +268,9 @@ impl Workbench {
                             let first =
                                 v.slots.keys().next().copied().unwrap_or(cursor).min(cursor);
                             let unfinished = v.slots.len() as u64;
+                            unconsumed = Some(runs_of(
+                                v.slots.keys().copied().chain(cursor..p.high_watermark),
+                            ));
                             (
                                 Some(first),
                                 p.high_watermark.saturating_sub(cursor) + unfinished,
@@ -291,8 +295,22 @@ impl Workbench {
                 committed: at,
                 lag,
                 members,
+                unconsumed,
             });
         }
         Ok(facts)
     }
+}
+
+/// Offsets in order as runs `(first, last)`.
+fn runs_of(offsets: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for o in offsets {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == o => *last = o,
+            Some((_, last)) if *last >= o => {}
+            _ => runs.push((o, o)),
+        }
+    }
+    runs
 }

@@ -32,7 +32,14 @@ async fn a_built_in_lab_runs_to_its_report_over_http() {
         .collect();
     assert_eq!(
         names,
-        ["persistence", "idempotence", "commit", "dedup", "timeouts"]
+        [
+            "persistence",
+            "idempotence",
+            "commit",
+            "dedup",
+            "timeouts",
+            "deadletters"
+        ]
     );
     assert!(labs[1]["file"].as_str().unwrap().contains("[[variant]]"));
 

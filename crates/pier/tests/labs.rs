@@ -44,6 +44,14 @@ fn examples<'a>(report: &'a LabReport, variant: usize, name: &str) -> BTreeSet<&
         .unwrap_or_default()
 }
 
+/// The record ids (keys) of a ledger finding's listed records.
+fn keys<'a>(report: &'a LabReport, variant: usize, name: &str) -> BTreeSet<&'a str> {
+    examples(report, variant, name)
+        .into_iter()
+        .map(|e| e.rsplit(' ').next().unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistence_loses_acknowledged_records_only_without_fsync() {
     let report = run(&lab::load("persistence").unwrap()).await;
@@ -194,4 +202,29 @@ async fn a_request_timeout_shorter_than_the_slowdown_stores_each_resend_again() 
     assert!((10..=resends * 10).contains(&ids), "{ids}");
     assert_eq!(report.variants[1].clients[0].resends, 0);
     assert_eq!(report.variants[1].counts["stored_twice"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_records_are_retried_forever_or_dead_lettered_by_id() {
+    let report = run(&lab::load("deadletters").unwrap()).await;
+    assert_passed(&report);
+    let poison: Vec<String> = (0..500).step_by(50).map(|n| format!("shop-{n}")).collect();
+    let poison: BTreeSet<&str> = poison.iter().map(String::as_str).collect();
+    // Without a limit: the poison records, and only they, are still
+    // unconsumed when the variant ends; none reached the dead-letter topic.
+    assert_eq!(
+        keys(&report, 0, "unconsumed"),
+        poison,
+        "{}",
+        lab::report::text(&report)
+    );
+    assert_eq!(examples(&report, 0, "never_processed"), poison);
+    // With max deliveries: exactly they were dead-lettered.
+    assert_eq!(
+        keys(&report, 1, "dead_lettered"),
+        poison,
+        "{}",
+        lab::report::text(&report)
+    );
+    assert_eq!(report.variants[1].counts["unconsumed"], 0);
 }

@@ -63,6 +63,7 @@ fn verdict(l: &Ledger, group: Option<&str>) -> Verdict {
         committed: None,
         lag: 0,
         members: 0,
+        unconsumed: None,
     }];
     l.verdict(&q, &facts, 1_000)
 }

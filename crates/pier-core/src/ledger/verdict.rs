@@ -23,7 +23,7 @@ pub struct VerdictQuery {
 }
 
 /// What the store says about a partition now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionFacts {
     pub partition: u32,
     pub log_start: u64,
@@ -34,6 +34,10 @@ pub struct PartitionFacts {
     pub lag: u64,
     /// Live members of the group.
     pub members: usize,
+    /// The records not yet consumed, as runs of offsets, when they are not
+    /// simply the last `lag` ones: a queue group's records leased or
+    /// waiting for redelivery below its cursor.
+    pub unconsumed: Option<Vec<(u64, u64)>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,8 +199,11 @@ impl Ledger {
         }
         let partitions = reports(&s, q, facts, now_ms);
         if q.group.is_some() {
-            lists.push((FindingKind::Stuck, stuck_spans(&partitions, now_ms)));
-            lists.push((FindingKind::Unconsumed, lag_spans(&partitions, now_ms)));
+            lists.push((FindingKind::Stuck, stuck_spans(&partitions, facts, now_ms)));
+            lists.push((
+                FindingKind::Unconsumed,
+                lag_spans(&partitions, facts, now_ms),
+            ));
         }
         let findings = gather(lists, q.limit);
         let mut v = Verdict {
@@ -284,23 +291,39 @@ fn reports(
         .collect()
 }
 
-fn lag_spans(partitions: &[PartitionReport], now_ms: i64) -> Vec<Span> {
-    partitions
-        .iter()
-        .filter(|p| p.lag > 0)
-        .map(|p| Span {
-            partition: p.partition,
-            first_offset: p.high_watermark.saturating_sub(p.lag),
-            last_offset: p.high_watermark - 1,
-            at_ms: now_ms,
-            who: None,
-            detail: Some(format!("{} records behind", p.lag)),
-        })
-        .collect()
+fn lag_spans(partitions: &[PartitionReport], facts: &[PartitionFacts], now_ms: i64) -> Vec<Span> {
+    let span = |partition: u32, first: u64, last: u64, lag: u64| Span {
+        partition,
+        first_offset: first,
+        last_offset: last,
+        at_ms: now_ms,
+        who: None,
+        detail: Some(format!("{lag} records behind")),
+    };
+    let mut out = Vec::new();
+    for p in partitions.iter().filter(|p| p.lag > 0) {
+        let runs = facts
+            .iter()
+            .find(|f| f.partition == p.partition)
+            .and_then(|f| f.unconsumed.as_ref());
+        match runs {
+            Some(runs) => out.extend(
+                runs.iter()
+                    .map(|(first, last)| span(p.partition, *first, *last, p.lag)),
+            ),
+            None => out.push(span(
+                p.partition,
+                p.high_watermark.saturating_sub(p.lag),
+                p.high_watermark - 1,
+                p.lag,
+            )),
+        }
+    }
+    out
 }
 
-fn stuck_spans(partitions: &[PartitionReport], now_ms: i64) -> Vec<Span> {
-    lag_spans(partitions, now_ms)
+fn stuck_spans(partitions: &[PartitionReport], facts: &[PartitionFacts], now_ms: i64) -> Vec<Span> {
+    lag_spans(partitions, facts, now_ms)
         .into_iter()
         .filter(|x| {
             partitions

@@ -122,6 +122,7 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
         if let Some(n) = &c.crash_after {
             in_range(n, "crash_after", 1, 1_000_000)?;
         }
+        check_consumer_kind(c)?;
         if !clients.insert(c.name.get_ref().clone()) {
             return Err((
                 c.name.span(),
@@ -247,6 +248,51 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
                     c.get_ref()
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+fn check_consumer_kind(c: &super::model::ConsumerSpec) -> Result<(), Problem> {
+    use super::model::ConsumerKind;
+    let queue_only = [
+        ("lease_ms", &c.lease_ms),
+        ("max_deliveries", &c.max_deliveries),
+        ("backoff_ms", &c.backoff_ms),
+        ("poison_every", &c.poison_every),
+    ];
+    match c.kind {
+        ConsumerKind::Classic => {
+            if c.commit.is_none() {
+                return Err((
+                    c.name.span(),
+                    format!(
+                        "consumer {:?} needs commit = \"before_processing\" or \"after_processing\"",
+                        c.name.get_ref()
+                    ),
+                ));
+            }
+            if let Some((key, Some(v))) = queue_only.iter().find(|(_, v)| v.is_some()) {
+                return Err((v.span(), format!("{key} is for kind = \"queue\" consumers")));
+            }
+        }
+        ConsumerKind::Queue => {
+            if let Some(commit) = &c.commit {
+                return Err((
+                    commit.span(),
+                    "a queue consumer acknowledges each record: no commit".to_owned(),
+                ));
+            }
+            for (key, v, min, max) in [
+                ("lease_ms", &c.lease_ms, 100, 3_600_000),
+                ("max_deliveries", &c.max_deliveries, 1, 100),
+                ("backoff_ms", &c.backoff_ms, 1, 60_000),
+                ("poison_every", &c.poison_every, 1, 1_000_000),
+            ] {
+                if let Some(v) = v {
+                    in_range(v, key, min, max)?;
+                }
+            }
         }
     }
     Ok(())

@@ -37,6 +37,7 @@ pub struct ConsumerRun {
     pub topic: String,
     pub group: String,
     pub partitions: u32,
+    /// Classic consumers only.
     pub commit: Commit,
     pub processing: Duration,
     pub max_poll_records: usize,

@@ -7,6 +7,7 @@ mod check;
 pub mod clients;
 mod consumer;
 pub mod model;
+mod queue_consumer;
 pub mod report;
 pub mod run;
 mod runner;
@@ -29,6 +30,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("commit.toml", include_str!("../../labs/commit.toml")),
     ("dedup.toml", include_str!("../../labs/dedup.toml")),
     ("timeouts.toml", include_str!("../../labs/timeouts.toml")),
+    (
+        "deadletters.toml",
+        include_str!("../../labs/deadletters.toml"),
+    ),
 ];
 
 /// Every built-in lab, parsed (they are checked by a test).

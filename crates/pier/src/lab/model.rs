@@ -115,15 +115,45 @@ pub enum Commit {
     AfterProcessing,
 }
 
-/// A simulated consumer: a classic-group consumer (it assigns itself
-/// every partition and commits to its group) over Pier's listener.
+/// How a simulated consumer consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumerKind {
+    /// A classic-group consumer over Pier's Kafka listener: it assigns
+    /// itself every partition and commits offsets to its group.
+    #[default]
+    Classic,
+    /// A queue-group consumer: per-record acknowledgement with leases,
+    /// redelivery with backoff and a dead-letter topic (`docs/queues.md`).
+    Queue,
+}
+
+/// A simulated consumer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerSpec {
     pub name: Spanned<String>,
     pub topic: Spanned<String>,
     pub group: Spanned<String>,
-    pub commit: Commit,
+    #[serde(default)]
+    pub kind: ConsumerKind,
+    /// Classic consumers: when the position is committed (required).
+    #[serde(default)]
+    pub commit: Option<Spanned<Commit>>,
+    /// Queue consumers: the lease per record (default 1,000 ms).
+    #[serde(default)]
+    pub lease_ms: Option<Spanned<i64>>,
+    /// Queue consumers: deliveries before dead-lettering (default 5).
+    #[serde(default)]
+    pub max_deliveries: Option<Spanned<i64>>,
+    /// Queue consumers: the first redelivery backoff (default 100 ms,
+    /// doubling up to 8 times that).
+    #[serde(default)]
+    pub backoff_ms: Option<Spanned<i64>>,
+    /// Queue consumers: records whose number is a multiple of this fail
+    /// every time they are processed (poison messages).
+    #[serde(default)]
+    pub poison_every: Option<Spanned<i64>>,
     /// Time each record takes (ms, default 0).
     #[serde(default = "zero")]
     pub processing_ms: Spanned<i64>,

@@ -42,7 +42,14 @@ fn a_good_file_parses_and_every_built_in_lab_is_valid() {
         .collect();
     assert_eq!(
         names,
-        ["persistence", "idempotence", "commit", "dedup", "timeouts"]
+        [
+            "persistence",
+            "idempotence",
+            "commit",
+            "dedup",
+            "timeouts",
+            "deadletters"
+        ]
     );
 }
 

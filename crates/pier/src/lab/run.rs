@@ -19,7 +19,8 @@ use super::apps::{App, AppOutcome, AppRun, topic_variable};
 use super::clients::{
     ConsumerOutcome, ConsumerRun, ProducerOutcome, ProducerRun, consume, produce,
 };
-use super::model::{Condition, Lab, Step, Variant};
+use super::model::{Commit, Condition, ConsumerKind, Lab, Step, Variant};
+use super::queue_consumer::{QueueRun, consume_queue};
 use super::report::{Checked, ClientSummary, LabReport, Said, VariantReport};
 
 /// Where the lab's clients connect, and the workbench that runs faults and
@@ -293,6 +294,9 @@ fn spawn_consumers(
     done: &Arc<AtomicBool>,
     stop: &Arc<AtomicBool>,
 ) -> Vec<JoinHandle<ConsumerOutcome>> {
+    let ms = |v: &Option<toml::Spanned<i64>>, default: i64| {
+        Duration::from_millis(v.as_ref().map_or(default, |x| *x.get_ref()) as u64)
+    };
     v.consumers
         .iter()
         .map(|c| {
@@ -303,13 +307,36 @@ fn spawn_consumers(
                 topic: names.of(c.topic.get_ref()),
                 group: names.of(c.group.get_ref()),
                 partitions: partitions[c.topic.get_ref()],
-                commit: c.commit,
+                commit: c
+                    .commit
+                    .as_ref()
+                    .map_or(Commit::AfterProcessing, |x| *x.get_ref()),
                 processing: Duration::from_millis(*c.processing_ms.get_ref() as u64),
                 max_poll_records: *c.max_poll_records.get_ref() as usize,
                 crash_after: c.crash_after.as_ref().map(|n| *n.get_ref() as u64),
                 restart_after: Duration::from_millis(*c.restart_after_ms.get_ref() as u64),
             };
-            tokio::spawn(consume(run, done.clone(), stop.clone()))
+            match c.kind {
+                ConsumerKind::Classic => tokio::spawn(consume(run, done.clone(), stop.clone())),
+                ConsumerKind::Queue => {
+                    let q = QueueRun {
+                        base: run,
+                        lease: ms(&c.lease_ms, 1_000),
+                        max_deliveries: c
+                            .max_deliveries
+                            .as_ref()
+                            .map_or(5, |x| *x.get_ref() as u32),
+                        backoff: ms(&c.backoff_ms, 100),
+                        poison_every: c.poison_every.as_ref().map(|x| *x.get_ref() as u64),
+                    };
+                    tokio::spawn(consume_queue(
+                        target.workbench.clone(),
+                        q,
+                        done.clone(),
+                        stop.clone(),
+                    ))
+                }
+            }
         })
         .collect()
 }
