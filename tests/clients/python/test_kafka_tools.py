@@ -1,0 +1,142 @@
+"""Kafka's own command-line tools, run from the Apache Kafka 4.4 jars
+(the classes behind kafka-topics.sh, kafka-console-producer.sh, …) against
+Pier and against the reference Kafka, with the same assertions: what an
+operator types works the same on both."""
+
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import REPO_ROOT
+
+JARS = os.path.join(REPO_ROOT, "tests", "reference", ".jars", "*")
+TOOLS = "org.apache.kafka.tools."
+
+
+def tool(cls, *args, stdin=None, timeout=90):
+    """Runs a tool class; its stdout (log lines go to stderr)."""
+    out = subprocess.run(
+        ["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + cls, *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"{cls} {args}: {out.returncode}\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+def name(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_topics_console_producer_and_consumer_and_offsets(broker):
+    b = broker.bootstrap
+    topic = name("tools")
+    assert f"Created topic {topic}." in tool("TopicCommand", "--bootstrap-server", b, "--create",
+                                             "--topic", topic, "--partitions", "3")
+    described = tool("TopicCommand", "--bootstrap-server", b, "--describe", "--topic", topic)
+    assert "PartitionCount: 3" in described
+    assert sorted(line.split("Partition: ")[1].split()[0]
+                  for line in described.splitlines() if "Partition: " in line) == ["0", "1", "2"]
+    assert topic in tool("TopicCommand", "--bootstrap-server", b, "--list").split()
+    lines = [f"line-{i}" for i in range(30)]
+    tool("ConsoleProducer", "--bootstrap-server", b, "--topic", topic,
+         stdin="\n".join(lines) + "\n")
+    group = name("console")
+    got = tool("consumer.ConsoleConsumer", "--bootstrap-server", b, "--topic", topic,
+               "--from-beginning", "--max-messages", "30", "--group", group)
+    # Every line, each once: compare the sets, not a count.
+    received = [x for x in got.splitlines() if x.startswith("line-")]
+    assert sorted(received) == sorted(lines)
+    offsets = tool("GetOffsetShell", "--bootstrap-server", b, "--topic", topic)
+    ends = {int(p): int(o) for p, o in (x.split(":")[1:] for x in offsets.split())}
+    assert sorted(ends) == [0, 1, 2] and sum(ends.values()) == 30
+
+
+def test_consumer_groups_describe_reset_and_delete(broker):
+    b = broker.bootstrap
+    topic, group = name("groups"), name("g")
+    tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic, "--partitions", "1")
+    tool("ConsoleProducer", "--bootstrap-server", b, "--topic", topic,
+         stdin="".join(f"m{i}\n" for i in range(10)))
+    tool("consumer.ConsoleConsumer", "--bootstrap-server", b, "--topic", topic,
+         "--from-beginning", "--max-messages", "10", "--group", group)
+    described = tool("consumer.group.ConsumerGroupCommand", "--bootstrap-server", b,
+                     "--describe", "--group", group)
+    row = next(line.split() for line in described.splitlines() if line.startswith(group))
+    # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG …
+    assert row[1:6] == [topic, "0", "10", "10", "0"], described
+    reset = tool("consumer.group.ConsumerGroupCommand", "--bootstrap-server", b, "--reset-offsets",
+                 "--to-offset", "4", "--group", group, "--topic", topic, "--execute")
+    assert any(line.split()[1:4] == [topic, "0", "4"] for line in reset.splitlines()
+               if line.startswith(group)), reset
+    # The reset took: a consumer of the group starts at offset 4.
+    again = tool("consumer.ConsoleConsumer", "--bootstrap-server", b, "--topic", topic,
+                 "--max-messages", "6", "--group", group)
+    assert [x for x in again.splitlines() if x.startswith("m")] == [f"m{i}" for i in range(4, 10)]
+    assert "was successful" in tool("consumer.group.ConsumerGroupCommand", "--bootstrap-server", b,
+                                    "--delete", "--group", group)
+    assert group not in tool("consumer.group.ConsumerGroupCommand", "--bootstrap-server", b, "--list")
+
+
+def test_configs_describe_alter_and_delete_a_topic_setting(broker):
+    b = broker.bootstrap
+    topic = name("configs")
+    tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic)
+    entity = ["--bootstrap-server", b, "--entity-type", "topics", "--entity-name", topic]
+    assert "retention.ms" not in tool("ConfigCommand", *entity, "--describe")
+    assert "Completed updating config" in tool("ConfigCommand", *entity, "--alter",
+                                               "--add-config", "retention.ms=60000")
+    assert "retention.ms=60000" in tool("ConfigCommand", *entity, "--describe")
+    tool("ConfigCommand", *entity, "--alter", "--delete-config", "retention.ms")
+    assert "retention.ms" not in tool("ConfigCommand", *entity, "--describe")
+
+
+def test_config_errors_match(broker):
+    b = broker.bootstrap
+    topic = name("badconfig")
+    tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic)
+    out = subprocess.run(
+        ["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + "ConfigCommand", "--bootstrap-server", b,
+         "--entity-type", "topics", "--entity-name", topic, "--alter", "--add-config",
+         "retention.ms=soon"], capture_output=True, text=True, timeout=90)
+    assert out.returncode != 0
+    assert "InvalidConfigurationException" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_producer_and_consumer_perf_tests(broker):
+    b = broker.bootstrap
+    topic = name("perf")
+    produced = tool("ProducerPerformance", "--topic", topic, "--num-records", "5000",
+                    "--record-size", "100", "--throughput", "-1",
+                    "--command-property", f"bootstrap.servers={b}")
+    assert "5000 records sent" in produced
+    consumed = tool("ConsumerPerformance", "--bootstrap-server", b, "--topic", topic,
+                    "--num-records", "5000")
+    row = consumed.strip().splitlines()[-1].split(", ")
+    # data.consumed.in.nMsg is the fifth column.
+    assert int(row[4]) == 5000, consumed
+
+
+def test_incremental_alter_configs_errors_match_kafka(broker):
+    """The API behind `kafka-configs --alter`, with bad input: an unknown
+    topic and a bad value get Kafka's error codes on both brokers."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry,
+                                       ConfigResource, ResourceType)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    topic = name("iac")
+    admin.create_topics([__import__("confluent_kafka").admin.NewTopic(topic, 1)])[topic].result(30)
+
+    def alter(resource_name, value):
+        entry = ConfigEntry("retention.ms", value, incremental_operation=AlterConfigOpType.SET)
+        res = ConfigResource(ResourceType.TOPIC, resource_name, incremental_configs=[entry])
+        fut = admin.incremental_alter_configs([res])[res]
+        try:
+            fut.result(30)
+            return None
+        except KafkaException as e:
+            return e.args[0].name()
+
+    assert alter(topic, "120000") is None
+    assert alter(topic, "soon") == "INVALID_CONFIG"
+    assert alter(name("missing"), "1000") == "UNKNOWN_TOPIC_OR_PART"
