@@ -50,6 +50,8 @@ test('the persistence lab runs from the Labs screen to its verdicts', async () =
   await onCard.getByText('✓ lost after ack = 0 (was 0)').waitFor()
   // The narrative said when the power went.
   await result.getByRole('list', { name: 'Narrative' }).getByText(/Now we cut the power/).first().waitFor()
+  // Beside the narrative, the live charts mark the power cuts.
+  await result.getByRole('img', { name: /^Produced over the last \d+ seconds, with \d+ fault events?$/ }).waitFor()
   // The journeys are one click away.
   await offCard.getByRole('link', { name: /Delivery report and journeys for orders-/ }).waitFor()
   await shot(page, 'labs-persistence')
