@@ -140,3 +140,63 @@ def test_incremental_alter_configs_errors_match_kafka(broker):
     assert alter(topic, "120000") is None
     assert alter(topic, "soon") == "INVALID_CONFIG"
     assert alter(name("missing"), "1000") == "UNKNOWN_TOPIC_OR_PART"
+
+
+def test_delete_offsets_of_a_group(broker):
+    """`kafka-consumer-groups --delete-offsets` (OffsetDelete): the group's
+    offset of the topic goes; an unknown group is GROUP_ID_NOT_FOUND on
+    both brokers."""
+    b = broker.bootstrap
+    topic, group = name("deloff"), name("g")
+    tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic, "--partitions", "2")
+    tool("ConsoleProducer", "--bootstrap-server", b, "--topic", topic,
+         stdin="".join(f"d{i}\n" for i in range(6)))
+    tool("consumer.ConsoleConsumer", "--bootstrap-server", b, "--topic", topic,
+         "--from-beginning", "--max-messages", "6", "--group", group)
+    cg = ["consumer.group.ConsumerGroupCommand", "--bootstrap-server", b]
+    before = tool(*cg, "--describe", "--group", group)
+    assert sum(1 for line in before.splitlines() if line.startswith(group)) == 2, before
+    deleted = tool(*cg, "--delete-offsets", "--group", group, "--topic", topic)
+    rows = [line.split() for line in deleted.splitlines() if line.startswith(topic)]
+    assert sorted((r[1], r[2]) for r in rows) == [("0", "Successful"), ("1", "Successful")], deleted
+    after = subprocess.run(["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + cg[0], *cg[1:],
+                            "--describe", "--group", group], capture_output=True, text=True, timeout=90)
+    assert not any(line.startswith(group) for line in after.stdout.splitlines()), after.stdout
+    missing = subprocess.run(["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + cg[0], *cg[1:],
+                              "--delete-offsets", "--group", name("nobody"), "--topic", topic],
+                             capture_output=True, text=True, timeout=90)
+    assert "GroupIdNotFoundException" in missing.stdout + missing.stderr, missing.stdout + missing.stderr
+
+
+def test_delete_offsets_of_a_subscribed_topic_is_refused(broker):
+    """OffsetDelete while a member is subscribed to the topic:
+    GROUP_SUBSCRIBED_TO_TOPIC on both brokers, and the offset stays."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+    topic, group = name("subscribed"), name("g")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, 1)])[topic].result(30)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    p.produce(topic, b"x")
+    p.flush(30)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    try:
+        msg = None
+        for _ in range(60):
+            msg = c.poll(0.5)
+            if msg is not None and not msg.error():
+                break
+        assert msg is not None and not msg.error()
+        c.commit(message=msg, asynchronous=False)
+        out = subprocess.run(["java", "-Dlog4j2.level=error", "-cp", JARS,
+                              TOOLS + "consumer.group.ConsumerGroupCommand", "--bootstrap-server",
+                              broker.bootstrap, "--delete-offsets", "--group", group, "--topic", topic],
+                             capture_output=True, text=True, timeout=90)
+        said = out.stdout + out.stderr
+        assert "GroupSubscribedToTopicException" in said or "GROUP_SUBSCRIBED_TO_TOPIC" in said, said
+        committed = c.committed([TopicPartition(topic, 0)], timeout=30)
+        assert committed[0].offset == 1
+    finally:
+        c.close()

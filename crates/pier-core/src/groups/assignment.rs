@@ -29,3 +29,55 @@ pub fn assigned_partitions(bytes: &Bytes) -> Vec<(String, Vec<u32>)> {
         })
         .unwrap_or_default()
 }
+
+/// The topics a classic consumer subscribed to, from its JoinGroup
+/// metadata (`ConsumerProtocolSubscription` v0–3); `None` when the
+/// metadata is not a consumer subscription.
+pub fn subscribed_topics(bytes: &Bytes) -> Option<Vec<String>> {
+    let mut buf = bytes.clone();
+    if buf.remaining() < 6 {
+        return None;
+    }
+    let _version = buf.get_i16();
+    let count = usize::try_from(buf.get_i32()).ok()?;
+    let mut topics = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        if buf.remaining() < 2 {
+            return None;
+        }
+        let len = usize::try_from(buf.get_i16()).ok()?;
+        if buf.remaining() < len {
+            return None;
+        }
+        let name = buf.split_to(len);
+        topics.push(String::from_utf8(name.to_vec()).ok()?);
+    }
+    Some(topics)
+}
+
+#[cfg(test)]
+mod subscription_tests {
+    use super::*;
+    use bytes::BufMut;
+
+    #[test]
+    fn reads_a_consumer_subscription_and_refuses_garbage() {
+        let mut b = bytes::BytesMut::new();
+        b.put_i16(1);
+        b.put_i32(2);
+        for t in ["orders", "payments"] {
+            b.put_i16(t.len() as i16);
+            b.put_slice(t.as_bytes());
+        }
+        b.put_i32(-1); // user data: null
+        assert_eq!(
+            subscribed_topics(&b.freeze()),
+            Some(vec!["orders".to_owned(), "payments".to_owned()])
+        );
+        assert_eq!(
+            subscribed_topics(&Bytes::from_static(b"\x00\x01\x00\x00\x00\x05\x00")),
+            None
+        );
+        assert_eq!(subscribed_topics(&Bytes::new()), None);
+    }
+}

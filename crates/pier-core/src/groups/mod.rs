@@ -13,7 +13,7 @@ pub mod consumer;
 mod coordinator;
 mod state;
 
-pub use assignment::assigned_partitions;
+pub use assignment::{assigned_partitions, subscribed_topics};
 
 pub use consumer::{
     ConsumerAnswer, ConsumerGroupDescription, ConsumerGroupError, ConsumerGroups,

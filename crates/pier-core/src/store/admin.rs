@@ -45,6 +45,11 @@ pub enum AdminCommand {
     DeleteGroupOffsets {
         group: String,
     },
+    /// Forgets a group's committed offsets of these partitions.
+    DeletePartitionOffsets {
+        group: String,
+        partitions: Vec<(String, u32)>,
+    },
     /// Deletes the batches of a partition before `offset`, whole chunks
     /// only (Pier's own compacted logs).
     DeleteRecordsBefore {
@@ -181,6 +186,12 @@ impl Applier {
                 drop(catalog);
                 Ok(self
                     .delete_group_offsets(&group)
+                    .map(|()| (Publish::Trim(Vec::new()), AdminOutcome::Done)))
+            }
+            AdminCommand::DeletePartitionOffsets { group, partitions } => {
+                drop(catalog);
+                Ok(self
+                    .delete_partition_offsets(&group, &partitions)
                     .map(|()| (Publish::Trim(Vec::new()), AdminOutcome::Done)))
             }
             AdminCommand::AllocateProducerId => {

@@ -77,6 +77,35 @@ impl Applier {
         Ok(())
     }
 
+    pub(crate) fn delete_partition_offsets(
+        &self,
+        group: &str,
+        partitions: &[(String, u32)],
+    ) -> Result<(), String> {
+        let txn = self.begin(true)?;
+        {
+            let mut table = txn
+                .open_table(GROUP_OFFSETS)
+                .map_err(|e| storage_text("open offsets", e))?;
+            for (topic, partition) in partitions {
+                table
+                    .remove((group, topic.as_str(), *partition))
+                    .map_err(|e| storage_text("delete offset", e))?;
+            }
+        }
+        txn.commit().map_err(|e| storage_text("commit", e))?;
+        let mut offsets = self.shared.offsets.write().expect("offsets lock");
+        if let Some(m) = offsets.get_mut(group) {
+            for key in partitions {
+                m.remove(key);
+            }
+            if m.is_empty() {
+                offsets.remove(group);
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn delete_group_offsets(&self, group: &str) -> Result<(), String> {
         let txn = self.begin(true)?;
         {
