@@ -84,8 +84,8 @@ pub(crate) async fn get(State(wb): State<Workbench>, Path(id): Path<String>) -> 
     }
 }
 
-/// Stops a running lab and its clients.
-#[utoipa::path(delete, path = "/api/v1/labs/runs/{id}", tag = "labs",
+/// Stops a running lab and its clients (the run stays, `stopped`).
+#[utoipa::path(post, path = "/api/v1/labs/runs/{id}/stop", tag = "labs",
     params(("id" = u64, Path, description = "Lab run id")),
     responses(
         (status = 200, description = "Stopped", body = LabRun),

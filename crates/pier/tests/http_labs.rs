@@ -122,7 +122,13 @@ async fn a_running_lab_can_be_stopped() {
     let server = common::start().await;
     let started = post(&server, "/api/v1/labs/runs", json!({"name": "commit"})).await;
     let id = json(&started)["id"].as_u64().unwrap();
-    let r = request(&server, "DELETE", &format!("/api/v1/labs/runs/{id}"), None).await;
+    let r = request(
+        &server,
+        "POST",
+        &format!("/api/v1/labs/runs/{id}/stop"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(json(&r)["state"], "stopped");
     // Another may start now — but not one that needs the page-cache
@@ -132,7 +138,13 @@ async fn a_running_lab_can_be_stopped() {
     assert!(next.body.contains("--page-cache-model"), "{}", next.body);
     let next = post(&server, "/api/v1/labs/runs", json!({"name": "idempotence"})).await;
     assert_eq!(next.status, 202, "{}", next.body);
-    let r = request(&server, "DELETE", &format!("/api/v1/labs/runs/{id}"), None).await;
+    let r = request(
+        &server,
+        "POST",
+        &format!("/api/v1/labs/runs/{id}/stop"),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 409, "{}", r.body);
     server.shutdown().await;
 }

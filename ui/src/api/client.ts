@@ -82,7 +82,7 @@ export function createClient(t: Transport) {
     labs: () => t.request<LabSummary[]>('GET', '/api/v1/labs'),
     startLab: (body: LabStart) => t.request<LabRun>('POST', '/api/v1/labs/runs', body),
     labRun: (id: number) => t.request<LabRun>('GET', `/api/v1/labs/runs/${id}`),
-    stopLab: (id: number) => t.request<LabRun>('DELETE', `/api/v1/labs/runs/${id}`),
+    stopLab: (id: number) => t.request<LabRun>('POST', `/api/v1/labs/runs/${id}/stop`),
     verdict: (q: VerdictRequest) =>
       t.request<VerdictResponse>('GET', `/api/v1/ledger/verdict${query({ ...q, expect: q.expect ?? undefined })}`),
     journey: (topic: string, partition: number, offset: number) =>
