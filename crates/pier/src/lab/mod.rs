@@ -6,6 +6,7 @@ mod apps;
 mod check;
 pub mod clients;
 mod consumer;
+mod judge;
 pub mod model;
 mod queue_consumer;
 pub mod report;
