@@ -15,11 +15,16 @@ JARS = os.path.join(REPO_ROOT, "tests", "reference", ".jars", "*")
 TOOLS = "org.apache.kafka.tools."
 
 
-def tool(cls, *args, stdin=None, timeout=90):
-    """Runs a tool class; its stdout (log lines go to stderr)."""
-    out = subprocess.run(
+def run_tool(cls, *args, stdin=None, timeout=90):
+    """Runs a tool class, whatever its exit status."""
+    return subprocess.run(
         ["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + cls, *args],
         input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def tool(cls, *args, stdin=None, timeout=90):
+    """Runs a tool class that must succeed; its stdout (logs go to stderr)."""
+    out = run_tool(cls, *args, stdin=stdin, timeout=timeout)
     assert out.returncode == 0, f"{cls} {args}: {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out.stdout
 
@@ -95,10 +100,8 @@ def test_config_errors_match(broker):
     b = broker.bootstrap
     topic = name("badconfig")
     tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic)
-    out = subprocess.run(
-        ["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + "ConfigCommand", "--bootstrap-server", b,
-         "--entity-type", "topics", "--entity-name", topic, "--alter", "--add-config",
-         "retention.ms=soon"], capture_output=True, text=True, timeout=90)
+    out = run_tool("ConfigCommand", "--bootstrap-server", b, "--entity-type", "topics",
+                   "--entity-name", topic, "--alter", "--add-config", "retention.ms=soon")
     assert out.returncode != 0
     assert "InvalidConfigurationException" in out.stdout + out.stderr, out.stdout + out.stderr
 
@@ -159,12 +162,9 @@ def test_delete_offsets_of_a_group(broker):
     deleted = tool(*cg, "--delete-offsets", "--group", group, "--topic", topic)
     rows = [line.split() for line in deleted.splitlines() if line.startswith(topic)]
     assert sorted((r[1], r[2]) for r in rows) == [("0", "Successful"), ("1", "Successful")], deleted
-    after = subprocess.run(["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + cg[0], *cg[1:],
-                            "--describe", "--group", group], capture_output=True, text=True, timeout=90)
+    after = run_tool(*cg, "--describe", "--group", group)
     assert not any(line.startswith(group) for line in after.stdout.splitlines()), after.stdout
-    missing = subprocess.run(["java", "-Dlog4j2.level=error", "-cp", JARS, TOOLS + cg[0], *cg[1:],
-                              "--delete-offsets", "--group", name("nobody"), "--topic", topic],
-                             capture_output=True, text=True, timeout=90)
+    missing = run_tool(*cg, "--delete-offsets", "--group", name("nobody"), "--topic", topic)
     assert "GroupIdNotFoundException" in missing.stdout + missing.stderr, missing.stdout + missing.stderr
 
 
@@ -190,10 +190,8 @@ def test_delete_offsets_of_a_subscribed_topic_is_refused(broker):
                 break
         assert msg is not None and not msg.error()
         c.commit(message=msg, asynchronous=False)
-        out = subprocess.run(["java", "-Dlog4j2.level=error", "-cp", JARS,
-                              TOOLS + "consumer.group.ConsumerGroupCommand", "--bootstrap-server",
-                              broker.bootstrap, "--delete-offsets", "--group", group, "--topic", topic],
-                             capture_output=True, text=True, timeout=90)
+        out = run_tool("consumer.group.ConsumerGroupCommand", "--bootstrap-server", broker.bootstrap,
+                       "--delete-offsets", "--group", group, "--topic", topic)
         said = out.stdout + out.stderr
         assert "GroupSubscribedToTopicException" in said or "GROUP_SUBSCRIBED_TO_TOPIC" in said, said
         committed = c.committed([TopicPartition(topic, 0)], timeout=30)
