@@ -146,7 +146,8 @@ DYING_CONSUMER = textwrap.dedent("""
     from confluent_kafka import Consumer, TopicPartition
     bootstrap, group, topic, n, die_after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": "dying",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                  "session.timeout.ms": 6000})  # its successor waits this long for its partition
     c.subscribe([topic])
     got = []
     while len(got) < n:
