@@ -104,6 +104,9 @@ fn typescript() -> String {
         Said::decl(&cfg),
         Checked::decl(&cfg),
         LabClient::decl(&cfg),
+        LabAlert::decl(&cfg),
+        LabTimeline::decl(&cfg),
+        LabMember::decl(&cfg),
         pier_http::Problem::decl(&cfg),
     ];
     let mut out = String::from(

@@ -118,6 +118,44 @@ pub struct VariantReport {
     /// The guarantee each topic's group met, in words.
     pub guarantee: Vec<String>,
     pub clients: Vec<LabClient>,
+    /// The lag alerts that fired, in order.
+    pub alerts: Vec<LabAlert>,
+    /// Lag and per-consumer throughput over the run (empty without
+    /// consumers).
+    pub timeline: LabTimeline,
+}
+
+/// An alert on the lag that fired during a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct LabAlert {
+    pub name: String,
+    /// Milliseconds into the variant.
+    pub fired_ms: u64,
+    /// When the lag went back below the threshold (`null`: still firing
+    /// at the end).
+    pub cleared_ms: Option<u64>,
+    /// The highest lag while it fired (records).
+    pub peak_lag: u64,
+}
+
+/// A variant's run over time, in buckets of `bucket_ms`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct LabTimeline {
+    pub bucket_ms: u64,
+    /// At the end of each bucket: records acknowledged to a producer and
+    /// not yet processed by any consumer.
+    pub lag_records: Vec<u64>,
+    /// At the end of each bucket: how long the oldest of those has waited
+    /// (ms).
+    pub lag_ms: Vec<u64>,
+    /// Records each consumer processed in each bucket.
+    pub members: Vec<LabMember>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]
+pub struct LabMember {
+    pub name: String,
+    pub processed: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]

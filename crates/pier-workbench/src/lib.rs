@@ -35,8 +35,8 @@ pub use groups::{
 };
 pub use info::BrokerInfo;
 pub use labs::{
-    Checked, LabClient, LabLine, LabReport, LabRun, LabRunner, LabSay, LabStart, LabState,
-    LabSummary, LabTask, LabVariantSummary, Said, VariantReport,
+    Checked, LabAlert, LabClient, LabLine, LabMember, LabReport, LabRun, LabRunner, LabSay,
+    LabStart, LabState, LabSummary, LabTask, LabTimeline, LabVariantSummary, Said, VariantReport,
 };
 pub use ledger::{LedgerStatus, VERDICT_LIMIT_MAX, VerdictRequest, VerdictResponse};
 pub use messages::{

@@ -228,3 +228,67 @@ async fn poison_records_are_retried_forever_or_dead_lettered_by_id() {
     );
     assert_eq!(report.variants[1].counts["unconsumed"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_bound_a_group_and_a_dead_member_stalls_its_partition_not_a_share_group() {
+    let report = run(&lab::load("balancing").unwrap()).await;
+    assert_passed(&report);
+    // One partition: the range assignor gives it to the first member by
+    // id; the other two process nothing.
+    assert_eq!(
+        examples(&report, 0, "idle_consumers"),
+        BTreeSet::from(["worker-b", "worker-c"]),
+        "{}",
+        lab::report::text(&report)
+    );
+    // A share group: what the dead member held and had not processed, and
+    // only that, is delivered again (to the others).
+    let share = &report.variants[2];
+    let dead = share.clients.iter().find(|c| c.name == "worker-b").unwrap();
+    assert_eq!(dead.crashes, 1);
+    let held: BTreeSet<&str> = dead.dropped_at_crash.iter().map(String::as_str).collect();
+    assert!(!held.is_empty());
+    assert_eq!(
+        keys(&report, 2, "delivered_more_than_once"),
+        held,
+        "{}",
+        lab::report::text(&report)
+    );
+    // The dead classic member's partition waited for its session to time
+    // out; the share group's records waited for a lease at most.
+    let waited = |v: usize| report.variants[v].counts["max_wait_ms"];
+    assert!(waited(1) > 3 * waited(2), "{}", lab::report::text(&report));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lag_alert_fires_and_the_consumers_it_starts_drain_the_lag() {
+    let report = run(&lab::load("monitoring").unwrap()).await;
+    assert_passed(&report);
+    for v in &report.variants {
+        assert_eq!(v.alerts.len(), 1, "{}", lab::report::text(&report));
+        let a = &v.alerts[0];
+        assert!(a.cleared_ms.is_some_and(|c| c > a.fired_ms));
+        assert!(a.peak_lag > 300);
+        assert!(
+            v.narrative
+                .iter()
+                .any(|s| s.text.starts_with("ALERT lag fired"))
+        );
+    }
+    // Scaled out: the two consumers started on the alert did their share,
+    // and none of it before the alert fired.
+    let v = &report.variants[1];
+    let t = &v.timeline;
+    let fired_bucket = (v.alerts[0].fired_ms / t.bucket_ms) as usize;
+    for name in ["counter-2", "counter-3"] {
+        let m = t.members.iter().find(|m| m.name == name).unwrap();
+        assert!(m.processed.iter().sum::<u64>() > 0, "{name} idle");
+        let first = m.processed.iter().position(|n| *n > 0).unwrap();
+        assert!(first >= fired_bucket, "{name} worked before the alert");
+    }
+    // The lag drained while the producer was still writing (4 s of it)
+    // only when the group scaled out.
+    let cleared = |i: usize| report.variants[i].alerts[0].cleared_ms.unwrap();
+    assert!(cleared(1) < 4_000 + 1_500, "{}", lab::report::text(&report));
+    assert!(cleared(0) > 4_000 + 1_500, "{}", lab::report::text(&report));
+}

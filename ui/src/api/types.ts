@@ -840,7 +840,16 @@ examples: { [key in string]: Array<string> },
 /**
  * The guarantee each topic's group met, in words.
  */
-guarantee: Array<string>, clients: Array<LabClient>, };
+guarantee: Array<string>, clients: Array<LabClient>, 
+/**
+ * The lag alerts that fired, in order.
+ */
+alerts: Array<LabAlert>, 
+/**
+ * Lag and per-consumer throughput over the run (empty without
+ * consumers).
+ */
+timeline: LabTimeline, };
 
 export type Said = { at_ms: number, text: string, };
 
@@ -868,6 +877,39 @@ dropped_at_crash: Array<string>, errors: Array<string>,
  * Apps: how their runs ended, and their last lines of output.
  */
 output: Array<string>, };
+
+export type LabAlert = { name: string, 
+/**
+ * Milliseconds into the variant.
+ */
+fired_ms: number, 
+/**
+ * When the lag went back below the threshold (`null`: still firing
+ * at the end).
+ */
+cleared_ms: number | null, 
+/**
+ * The highest lag while it fired (records).
+ */
+peak_lag: number, };
+
+export type LabTimeline = { bucket_ms: number, 
+/**
+ * At the end of each bucket: records acknowledged to a producer and
+ * not yet processed by any consumer.
+ */
+lag_records: Array<number>, 
+/**
+ * At the end of each bucket: how long the oldest of those has waited
+ * (ms).
+ */
+lag_ms: Array<number>, 
+/**
+ * Records each consumer processed in each bucket.
+ */
+members: Array<LabMember>, };
+
+export type LabMember = { name: string, processed: Array<number>, };
 
 export type Problem = { 
 /**

@@ -234,7 +234,11 @@ impl Coordinator {
             };
         }
         check_member(group, member_id, generation)?;
-        if group.state == GroupState::PreparingRebalance {
+        // As Kafka: a member of the current generation may commit while
+        // the group prepares a rebalance (an eager consumer commits what
+        // it processed before it rejoins), not between the joins and the
+        // leader's assignment.
+        if group.state == GroupState::CompletingRebalance {
             return Err(GroupError::RebalanceInProgress);
         }
         Ok(())

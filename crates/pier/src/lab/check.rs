@@ -112,17 +112,9 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
             ));
         }
     }
+    let alerts = check_alerts(v)?;
     for c in &v.consumers {
-        name_ok(&c.name, "a consumer name")?;
-        name_ok(&c.group, "a group name")?;
-        known_topic(&c.topic, topics)?;
-        in_range(&c.processing_ms, "processing_ms", 0, 10_000)?;
-        in_range(&c.max_poll_records, "max_poll_records", 1, 10_000)?;
-        in_range(&c.restart_after_ms, "restart_after_ms", 0, 60_000)?;
-        if let Some(n) = &c.crash_after {
-            in_range(n, "crash_after", 1, 1_000_000)?;
-        }
-        check_consumer_kind(c)?;
+        check_consumer(c, topics, &alerts)?;
         if !clients.insert(c.name.get_ref().clone()) {
             return Err((
                 c.name.span(),
@@ -253,6 +245,59 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
     Ok(())
 }
 
+fn check_alerts(v: &Variant) -> Result<BTreeSet<String>, Problem> {
+    let mut names = BTreeSet::new();
+    for a in &v.alerts {
+        name_ok(&a.name, "an alert name")?;
+        in_range(&a.lag_records, "lag_records", 0, 1_000_000)?;
+        in_range(&a.for_ms, "for_ms", 0, 600_000)?;
+        if !names.insert(a.name.get_ref().clone()) {
+            return Err((a.name.span(), format!("alert {:?} twice", a.name.get_ref())));
+        }
+    }
+    Ok(names)
+}
+
+fn check_consumer(
+    c: &super::model::ConsumerSpec,
+    topics: &BTreeSet<String>,
+    alerts: &BTreeSet<String>,
+) -> Result<(), Problem> {
+    name_ok(&c.name, "a consumer name")?;
+    name_ok(&c.group, "a group name")?;
+    known_topic(&c.topic, topics)?;
+    in_range(&c.processing_ms, "processing_ms", 0, 10_000)?;
+    in_range(&c.max_poll_records, "max_poll_records", 1, 10_000)?;
+    in_range(&c.restart_after_ms, "restart_after_ms", 0, 60_000)?;
+    in_range(&c.start_ms, "start_ms", 0, 600_000)?;
+    if let Some(n) = &c.crash_after {
+        in_range(n, "crash_after", 1, 1_000_000)?;
+    }
+    if let Some(a) = &c.start_on_alert
+        && !alerts.contains(a.get_ref())
+    {
+        return Err((
+            a.span(),
+            format!("no [[variant.alert]] {:?} to start on", a.get_ref()),
+        ));
+    }
+    match &c.session_timeout_ms {
+        Some(t) if c.kind != super::model::ConsumerKind::Group => Err((
+            t.span(),
+            "session_timeout_ms is for kind = \"group\" consumers".to_owned(),
+        )),
+        Some(t) => in_range(
+            t,
+            "session_timeout_ms",
+            i64::from(pier_core::groups::SESSION_TIMEOUT_MIN_MS),
+            600_000,
+        )
+        .map(|_| ()),
+        None => Ok(()),
+    }?;
+    check_consumer_kind(c)
+}
+
 fn check_consumer_kind(c: &super::model::ConsumerSpec) -> Result<(), Problem> {
     use super::model::ConsumerKind;
     let queue_only = [
@@ -262,7 +307,7 @@ fn check_consumer_kind(c: &super::model::ConsumerSpec) -> Result<(), Problem> {
         ("poison_every", &c.poison_every),
     ];
     match c.kind {
-        ConsumerKind::Classic => {
+        ConsumerKind::Classic | ConsumerKind::Group => {
             if c.commit.is_none() {
                 return Err((
                     c.name.span(),

@@ -44,6 +44,9 @@ pub struct ProducerRun {
     pub acks: i16,
     pub idempotence: bool,
     pub request_timeout: Duration,
+    /// When the variant started (acknowledgement times count from it).
+    pub epoch: Instant,
+    pub progress: Arc<super::progress::Progress>,
 }
 
 /// What a producer did, by its own account.
@@ -52,6 +55,8 @@ pub struct ProducerOutcome {
     pub name: String,
     /// Record ids acknowledged (with acks=0: sent).
     pub acknowledged: BTreeSet<String>,
+    /// Record id → when it was acknowledged (ms into the variant).
+    pub acked_at: BTreeMap<String, u64>,
     /// Record ids given up on (the lab stopped it first).
     pub unacknowledged: BTreeSet<String>,
     /// Requests sent again after an error or a timeout.
@@ -141,6 +146,9 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
         if stamp.is_some() {
             *sequences.entry(partition).or_default() += count as i32;
         }
+        let at = run.epoch.elapsed().as_millis() as u64;
+        out.acked_at.extend(ids.iter().map(|id| (id.clone(), at)));
+        run.progress.acked(count);
         out.acknowledged.extend(ids);
         next += count;
         index += 1;

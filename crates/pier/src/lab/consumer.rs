@@ -1,9 +1,12 @@
-//! The lab's simulated consumer: a classic-group consumer that assigns
-//! itself every partition of its topic, reads its group's committed
-//! offsets (so the ledger attributes its Fetches to the group: rule 3 of
-//! `pier_kafka::attribution`), fetches, processes record by record and
-//! commits before or after processing. It can crash once in the middle of
-//! a batch, and restarts as a new connection from the committed offsets.
+//! The lab's simulated consumer of a classic group. Either it assigns
+//! itself every partition of its topic (`assign()`), or it is a member of
+//! the group (`subscribe()`, [`super::membership`]) and consumes what the
+//! group's leader assigned it, rejoining when the group rebalances. It
+//! reads its group's committed offsets (so the ledger attributes its
+//! Fetches to the group: rule 3 of `pier_kafka::attribution`), fetches,
+//! processes record by record and commits before or after processing. It
+//! can crash once in the middle of a batch, and restarts (or not) as a new
+//! connection from the committed offsets.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,10 +24,12 @@ use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponse;
 use kafka_protocol::messages::{ApiKey, GroupId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use pier_core::batch;
-use tokio::time::{sleep, timeout};
+use tokio::time::{Instant, sleep, timeout};
 
 use super::clients::BACKOFF;
+use super::membership::{self, Membership};
 use super::model::Commit;
+use super::progress::Progress;
 use crate::wire::{self, Conn};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,7 +48,20 @@ pub struct ConsumerRun {
     pub max_poll_records: usize,
     pub crash_after: Option<u64>,
     pub restart_after: Duration,
+    /// Whether it comes back after its crash.
+    pub restart: bool,
+    /// A member of the group (`subscribe()`) rather than `assign()`.
+    pub member: bool,
+    /// `session.timeout.ms` of a member.
+    pub session_timeout: Duration,
+    /// When the variant started (processing times are counted from it).
+    pub epoch: Instant,
+    pub progress: Arc<Progress>,
 }
+
+/// Whether the group has consumed (committed) everything: a member keeps
+/// polling until then, since a dead member's partitions come to it late.
+pub type CaughtUp = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// What a consumer did, by its own account.
 #[derive(Debug, Default, Clone)]
@@ -55,6 +73,18 @@ pub struct ConsumerOutcome {
     /// Where it crashed: the records of that batch it had not processed.
     pub dropped_at_crash: Vec<String>,
     pub errors: Vec<String>,
+    /// Each processing: milliseconds into the variant, and the record id.
+    pub processed_at: Vec<(u64, String)>,
+}
+
+impl ConsumerOutcome {
+    /// Counts one processing of `id`, now.
+    pub fn processed(&mut self, run: &ConsumerRun, id: &str) {
+        *self.processed.entry(id.to_owned()).or_default() += 1;
+        let at = run.epoch.elapsed().as_millis() as u64;
+        self.processed_at.push((at, id.to_owned()));
+        run.progress.processed(id);
+    }
 }
 
 /// A consumer's state that a crash loses: the connection, where the next
@@ -64,6 +94,7 @@ struct Session {
     conn: Conn,
     fetch_from: BTreeMap<u32, i64>,
     buffer: std::collections::VecDeque<(u32, i64, String)>,
+    member: Option<Membership>,
 }
 
 /// Consumes until `done` is set and a fetch brings nothing more (the
@@ -72,6 +103,7 @@ pub async fn consume(
     run: ConsumerRun,
     done: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    caught_up: Option<CaughtUp>,
 ) -> ConsumerOutcome {
     let mut out = ConsumerOutcome {
         name: run.name.clone(),
@@ -83,7 +115,7 @@ pub async fn consume(
     while !stop.load(Ordering::Relaxed) {
         let s = match &mut session {
             Some(s) => s,
-            None => match open(&run).await {
+            None => match open(&run, None, "").await {
                 Ok(s) => session.insert(s),
                 Err(e) => {
                     note(&mut out, e);
@@ -92,6 +124,17 @@ pub async fn consume(
                 }
             },
         };
+        if s.member.as_ref().is_some_and(Membership::must_rejoin) {
+            let old = session.take().expect("open");
+            let id = old.member.as_ref().map(|m| m.member_id.clone());
+            let conn = old.conn;
+            drop(old.member);
+            match open(&run, Some(conn), id.as_deref().unwrap_or("")).await {
+                Ok(s) => session = Some(s),
+                Err(e) => note(&mut out, e),
+            }
+            continue;
+        }
         let finished = done.load(Ordering::Relaxed);
         let batch = match poll(&run, s).await {
             Ok(b) => b,
@@ -103,7 +146,10 @@ pub async fn consume(
             }
         };
         if batch.is_empty() {
-            if finished {
+            if finished && caught_up.as_ref().is_none_or(|c| c()) {
+                if let Some(m) = &s.member {
+                    membership::leave(&run, &mut s.conn, m).await;
+                }
                 break;
             }
             continue;
@@ -134,7 +180,7 @@ pub async fn consume(
             if !run.processing.is_zero() {
                 sleep(run.processing).await;
             }
-            *out.processed.entry(id.clone()).or_default() += 1;
+            out.processed(&run, id);
             processed_total += 1;
         }
         if let Some(i) = crash_now {
@@ -144,6 +190,9 @@ pub async fn consume(
             out.crashes += 1;
             out.dropped_at_crash = batch[i..].iter().map(|(_, _, id)| id.clone()).collect();
             session = None;
+            if !run.restart {
+                break;
+            }
             sleep(run.restart_after).await;
             continue;
         }
@@ -163,23 +212,35 @@ fn note(out: &mut ConsumerOutcome, e: anyhow::Error) {
     }
 }
 
-/// A new connection, starting from the group's committed offsets.
-async fn open(run: &ConsumerRun) -> anyhow::Result<Session> {
-    let mut conn = Conn::open(&run.addr, None)
-        .await?
-        .with_client_id(&run.client_id);
+/// A session (on a new connection unless given one) starting from the
+/// group's committed offsets; a member (re)joins its group first.
+async fn open(run: &ConsumerRun, conn: Option<Conn>, member_id: &str) -> anyhow::Result<Session> {
+    let mut conn = match conn {
+        Some(c) => c,
+        None => Conn::open(&run.addr, None)
+            .await?
+            .with_client_id(&run.client_id),
+    };
+    let member = match run.member {
+        true => Some(membership::join(run, &mut conn, member_id).await?),
+        false => None,
+    };
+    let mine: Vec<u32> = match &member {
+        Some(m) => m.partitions.clone(),
+        None => (0..run.partitions).collect(),
+    };
     let req = OffsetFetchRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(run.group.clone())))
         .with_topics(Some(vec![
             OffsetFetchRequestTopic::default()
                 .with_name(TopicName(StrBytes::from_string(run.topic.clone())))
-                .with_partition_indexes((0..run.partitions as i32).collect()),
+                .with_partition_indexes(mine.iter().map(|p| *p as i32).collect()),
         ]));
     let resp: OffsetFetchResponse =
         timeout(REQUEST_TIMEOUT, conn.call(ApiKey::OffsetFetch, 1, &req))
             .await
             .context("OffsetFetch timed out")??;
-    let mut fetch_from: BTreeMap<u32, i64> = (0..run.partitions).map(|p| (p, 0)).collect();
+    let mut fetch_from: BTreeMap<u32, i64> = mine.iter().map(|p| (*p, 0)).collect();
     for t in &resp.topics {
         for p in &t.partitions {
             if p.error_code != 0 {
@@ -194,6 +255,7 @@ async fn open(run: &ConsumerRun) -> anyhow::Result<Session> {
         conn,
         fetch_from,
         buffer: Default::default(),
+        member,
     })
 }
 
@@ -209,6 +271,11 @@ async fn poll(run: &ConsumerRun, s: &mut Session) -> anyhow::Result<Vec<(u32, i6
 
 /// One Fetch into the buffer, records ordered by offset across partitions.
 async fn fetch(run: &ConsumerRun, s: &mut Session) -> anyhow::Result<()> {
+    if s.fetch_from.is_empty() {
+        // A member with no partitions (more members than partitions).
+        sleep(Duration::from_millis(100)).await;
+        return Ok(());
+    }
     let from: Vec<(i32, i64)> = s.fetch_from.iter().map(|(p, o)| (*p as i32, *o)).collect();
     let req = wire::fetch_request(&run.topic, &from, 100);
     let resp: FetchResponse = timeout(
@@ -269,10 +336,14 @@ async fn commit(
                 .with_committed_offset(*o)
         })
         .collect();
+    let (member_id, generation) = s
+        .member
+        .as_ref()
+        .map_or((String::new(), -1), |m| (m.member_id.clone(), m.generation));
     let req = OffsetCommitRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(run.group.clone())))
-        .with_generation_id_or_member_epoch(-1)
-        .with_member_id(StrBytes::from_static_str(""))
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(StrBytes::from_string(member_id))
         .with_retention_time_ms(-1)
         .with_topics(vec![
             OffsetCommitRequestTopic::default()
@@ -285,6 +356,17 @@ async fn commit(
             .context("OffsetCommit timed out")??;
     for t in &resp.topics {
         for p in &t.partitions {
+            // A rebalance took the partitions away: the commit fails (as
+            // `CommitFailedException` does) and the member rejoins; what it
+            // processed since its last commit goes to whoever gets them.
+            if let Some(m) = s
+                .member
+                .as_ref()
+                .filter(|_| [22, 25, 27].contains(&p.error_code))
+            {
+                m.rejoin_now();
+                return Ok(());
+            }
             if p.error_code != 0 {
                 bail!("OffsetCommit: Kafka error code {}", p.error_code);
             }

@@ -25,6 +25,7 @@ pub(super) fn judge(
         produced,
         consumed,
         apps,
+        alerts,
     } = outcome;
     // The topics the variant's clients used, each with its group (if any).
     let mut judged: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -79,6 +80,14 @@ pub(super) fn judge(
     let consuming = !consumed.is_empty() || !v.apps.is_empty();
     client_measures(&produced, consuming, &processed, &mut counts, &mut examples);
     missing_from_log(wb, &judged, &produced, &mut counts, &mut examples)?;
+    super::timeline::measures(
+        &produced,
+        &consumed,
+        &alerts,
+        elapsed_ms,
+        &mut counts,
+        &mut examples,
+    );
     for name in [
         "missing_from_log",
         "never_processed",
@@ -124,6 +133,8 @@ pub(super) fn judge(
             .chain(consumed.iter().map(ClientSummary::consumer))
             .chain(apps.iter().map(|a| ClientSummary::app(a, &processed)))
             .collect(),
+        timeline: super::timeline::timeline(&produced, &consumed, elapsed_ms),
+        alerts,
     })
 }
 

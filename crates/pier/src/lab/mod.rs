@@ -7,11 +7,14 @@ mod check;
 pub mod clients;
 mod consumer;
 mod judge;
+mod membership;
 pub mod model;
+mod progress;
 mod queue_consumer;
 pub mod report;
 pub mod run;
 mod runner;
+mod timeline;
 
 pub use model::{Lab, LabError, parse};
 pub use report::LabReport;
@@ -34,6 +37,11 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         "deadletters.toml",
         include_str!("../../labs/deadletters.toml"),
+    ),
+    ("balancing.toml", include_str!("../../labs/balancing.toml")),
+    (
+        "monitoring.toml",
+        include_str!("../../labs/monitoring.toml"),
     ),
 ];
 

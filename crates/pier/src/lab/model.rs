@@ -56,6 +56,9 @@ pub struct Variant {
     pub apps: Vec<AppSpec>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Step>,
+    /// Alerts on the lag, watched while the variant runs.
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<AlertSpec>,
     /// Topic settings for this variant: topic name → Kafka-named settings
     /// (`dedup.window.ms`, `retention.ms`, …).
     #[serde(default)]
@@ -119,10 +122,16 @@ pub enum Commit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsumerKind {
-    /// A classic-group consumer over Pier's Kafka listener: it assigns
-    /// itself every partition and commits offsets to its group.
+    /// A classic-group consumer over Pier's Kafka listener that assigns
+    /// itself every partition (`assign()`) and commits offsets to its
+    /// group.
     #[default]
     Classic,
+    /// A member of a classic group (`subscribe()`): JoinGroup, SyncGroup
+    /// with the range assignor, heartbeats; it consumes only the
+    /// partitions it was assigned, and a dead member's partitions wait
+    /// for its session to time out.
+    Group,
     /// A queue-group consumer: per-record acknowledgement with leases,
     /// redelivery with backoff and a dead-letter topic (`docs/queues.md`).
     Queue,
@@ -166,6 +175,33 @@ pub struct ConsumerSpec {
     pub crash_after: Option<Spanned<i64>>,
     #[serde(default = "default_restart")]
     pub restart_after_ms: Spanned<i64>,
+    /// Whether it comes back after its crash (default true).
+    #[serde(default = "yes")]
+    pub restart: bool,
+    /// Group consumers: `session.timeout.ms` (default 6,000, the least a
+    /// broker allows by default).
+    #[serde(default)]
+    pub session_timeout_ms: Option<Spanned<i64>>,
+    /// Start this long after the variant (default 0).
+    #[serde(default = "zero")]
+    pub start_ms: Spanned<i64>,
+    /// Start when this alert of the variant fires (scaling out on an
+    /// alert), after `start_ms`.
+    #[serde(default)]
+    pub start_on_alert: Option<Spanned<String>>,
+}
+
+/// An alert on the lag (records acknowledged to the lab's producers and
+/// not yet processed by its consumers), as a monitoring system raises one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    pub name: Spanned<String>,
+    /// Fires when the lag is above this many records…
+    pub lag_records: Spanned<i64>,
+    /// …for at least this long (ms, default 0).
+    #[serde(default = "zero")]
+    pub for_ms: Spanned<i64>,
 }
 
 /// Your own application in the loop: a command the lab starts (and may
@@ -255,7 +291,7 @@ fn default_restart() -> Spanned<i64> {
 
 /// Measures the lab takes from its own clients' records, beside the
 /// ledger's verdicts: what the consumers' code did.
-pub const CLIENT_MEASURES: [(&str, &str); 5] = [
+pub const CLIENT_MEASURES: [(&str, &str); 9] = [
     (
         "duplicate_ids_in_log",
         "record ids stored more than once in the log (by id, whoever sent them)",
@@ -276,6 +312,19 @@ pub const CLIENT_MEASURES: [(&str, &str); 5] = [
         "not_acknowledged",
         "records a producer of the lab gave up on or never had acknowledged",
     ),
+    (
+        "max_lag_records",
+        "the most records acknowledged and not yet processed at one time (lag)",
+    ),
+    (
+        "max_wait_ms",
+        "the longest a record waited from its acknowledgement to its processing (ms)",
+    ),
+    (
+        "idle_consumers",
+        "consumers of the lab that processed no record",
+    ),
+    ("alerts_fired", "times a lag alert of the variant fired"),
 ];
 
 /// Every name an expectation may use.

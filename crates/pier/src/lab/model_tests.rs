@@ -48,7 +48,9 @@ fn a_good_file_parses_and_every_built_in_lab_is_valid() {
             "commit",
             "dedup",
             "timeouts",
-            "deadletters"
+            "deadletters",
+            "balancing",
+            "monitoring"
         ]
     );
 }
@@ -118,6 +120,58 @@ fn other_mistakes_are_refused_too() {
         assert_ne!(text, GOOD, "{from}");
         let e = error_of(&text);
         assert!(e.reason.contains(says), "{from} → {e}");
+    }
+}
+
+#[test]
+fn consumers_and_alerts_are_checked_too() {
+    let with = |consumer: &str, alert: &str| {
+        GOOD.replace(
+            "[[variant.step]]",
+            &format!(
+                "[[variant.consumer]]\nname = \"c\"\ntopic = \"t\"\ngroup = \"g\"\n{consumer}\n\n{alert}\n\n[[variant.step]]"
+            ),
+        )
+    };
+    let alert = "[[variant.alert]]\nname = \"lag\"\nlag_records = 100";
+    let good = with(
+        "kind = \"group\"\ncommit = \"after_processing\"\nstart_on_alert = \"lag\"",
+        alert,
+    );
+    parse("lab.toml", &good).unwrap();
+    for (text, says) in [
+        (
+            with(
+                "kind = \"group\"\ncommit = \"after_processing\"\nstart_on_alert = \"nope\"",
+                alert,
+            ),
+            "no [[variant.alert]] \"nope\"",
+        ),
+        (
+            with(
+                "commit = \"after_processing\"\nsession_timeout_ms = 6000",
+                "",
+            ),
+            "session_timeout_ms is for kind = \"group\"",
+        ),
+        (
+            with(
+                "kind = \"group\"\ncommit = \"after_processing\"\nsession_timeout_ms = 1000",
+                "",
+            ),
+            "session_timeout_ms must be 6000..=",
+        ),
+        (with("kind = \"group\"", ""), "needs commit"),
+        (
+            with(
+                "commit = \"after_processing\"",
+                "[[variant.alert]]\nname = \"lag\"\nlag_records = -1",
+            ),
+            "lag_records must be",
+        ),
+    ] {
+        let e = error_of(&text);
+        assert!(e.reason.contains(says), "{says} → {e}");
     }
 }
 

@@ -91,7 +91,7 @@ pub async fn consume_queue(
             let id = m.message.value.clone().unwrap_or_default();
             let fails = poison(&id, run.poison_every);
             if !fails {
-                *out.processed.entry(id).or_default() += 1;
+                out.processed(base, &id);
                 processed_total += 1;
             }
             let ack = AckItem {
@@ -124,6 +124,9 @@ pub async fn consume_queue(
                 .iter()
                 .map(|m| m.message.value.clone().unwrap_or_default())
                 .collect();
+            if !base.restart {
+                break;
+            }
             sleep(base.restart_after).await;
         }
     }

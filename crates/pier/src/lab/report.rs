@@ -103,7 +103,13 @@ pub fn text(report: &LabReport) -> String {
             }
             for (name, n) in v.counts.iter().filter(|(_, n)| **n > 0) {
                 let listed = v.examples.get(name).map(Vec::as_slice).unwrap_or_default();
-                let more = if (*n as usize) > listed.len() {
+                if listed.is_empty() {
+                    let _ = writeln!(s, "    {name}: {n}");
+                    continue;
+                }
+                // A quantity (ms, records at once) lists what reached it.
+                let quantity = name.starts_with("max_");
+                let more = if !quantity && (*n as usize) > listed.len() {
                     ", …"
                 } else {
                     ""

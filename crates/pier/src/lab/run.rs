@@ -18,6 +18,7 @@ use super::clients::{
     ConsumerOutcome, ConsumerRun, ProducerOutcome, ProducerRun, consume, produce,
 };
 use super::model::{Commit, ConsumerKind, Lab, Step, Variant};
+use super::progress::{AlertRule, Fired, Progress, watch_alerts};
 use super::queue_consumer::{QueueRun, consume_queue};
 use super::report::{LabReport, Said, VariantReport};
 
@@ -101,8 +102,34 @@ async fn run_variant(
     let done = Arc::new(AtomicBool::new(false));
     // A stopped lab (its future dropped) stops its clients too.
     let _stop_on_drop = StopOnDrop(stop.clone());
-    let producers = spawn_producers(target, v, &names, &partitions, &stop);
-    let consumers = spawn_consumers(target, v, &names, &partitions, &done, &stop);
+    let progress = Arc::new(Progress::default());
+    let (fired_tx, fired) = tokio::sync::watch::channel(BTreeSet::new());
+    let (watching, watch_stop) = tokio::sync::watch::channel(false);
+    let rules = v
+        .alerts
+        .iter()
+        .map(|a| AlertRule {
+            name: a.name.get_ref().clone(),
+            lag_records: *a.lag_records.get_ref() as u64,
+            for_ms: *a.for_ms.get_ref() as u64,
+        })
+        .collect();
+    let watcher = tokio::spawn(watch_alerts(
+        progress.clone(),
+        rules,
+        fired_tx,
+        (start, v.name.clone(), say.clone()),
+        watch_stop,
+    ));
+    let shared = Shared {
+        done: done.clone(),
+        stop: stop.clone(),
+        progress,
+        fired,
+        epoch: start,
+    };
+    let producers = spawn_producers(target, v, &names, &partitions, &shared);
+    let consumers = spawn_consumers(target, v, &names, &partitions, &shared);
     let apps = start_apps(target, lab, v, &names);
     let killers = apps
         .iter()
@@ -117,12 +144,16 @@ async fn run_variant(
         say.clone(),
     ));
     let produced = join_all(producers, deadline, &stop).await;
-    let (said, faults) = match timeout_at(deadline, steps).await {
+    let (mut said, faults) = match timeout_at(deadline, steps).await {
         Ok(Ok(r)) => r,
         _ => (Vec::new(), Vec::new()),
     };
     done.store(true, Ordering::Relaxed);
     let consumed = join_all(consumers, deadline, &stop).await;
+    let _ = watching.send(true);
+    let (alerts, alerts_said) = watcher.await.unwrap_or_default();
+    said.extend(alerts_said);
+    said.sort_by_key(|s| s.at_ms);
     if !apps.is_empty() {
         settle(wb, v, &names, &produced, deadline).await;
     }
@@ -142,6 +173,7 @@ async fn run_variant(
         produced,
         consumed,
         apps: apps_done,
+        alerts,
     };
     super::judge::judge(wb, v, &names, since_ms, elapsed_ms, outcome)
 }
@@ -160,6 +192,17 @@ pub(super) struct Outcome {
     pub produced: Vec<ProducerOutcome>,
     pub consumed: Vec<ConsumerOutcome>,
     pub apps: Vec<AppOutcome>,
+    pub alerts: Vec<pier_workbench::LabAlert>,
+}
+
+/// What a variant's clients share: when to stop, how far they got, which
+/// alerts fired, and the variant's clock.
+struct Shared {
+    done: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    progress: Arc<Progress>,
+    fired: Fired,
+    epoch: Instant,
 }
 
 fn start_apps(target: &Target, lab: &Lab, v: &Variant, names: &Names) -> Vec<(String, App)> {
@@ -231,7 +274,7 @@ fn spawn_producers(
     v: &Variant,
     names: &Names,
     partitions: &BTreeMap<String, u32>,
-    stop: &Arc<AtomicBool>,
+    shared: &Shared,
 ) -> Vec<JoinHandle<ProducerOutcome>> {
     v.producers
         .iter()
@@ -258,8 +301,10 @@ fn spawn_producers(
                 },
                 idempotence: p.idempotence,
                 request_timeout: Duration::from_millis(*p.request_timeout_ms.get_ref() as u64),
+                epoch: shared.epoch,
+                progress: shared.progress.clone(),
             };
-            tokio::spawn(produce(run, stop.clone()))
+            tokio::spawn(produce(run, shared.stop.clone()))
         })
         .collect()
 }
@@ -269,9 +314,9 @@ fn spawn_consumers(
     v: &Variant,
     names: &Names,
     partitions: &BTreeMap<String, u32>,
-    done: &Arc<AtomicBool>,
-    stop: &Arc<AtomicBool>,
+    shared: &Shared,
 ) -> Vec<JoinHandle<ConsumerOutcome>> {
+    let (done, stop) = (&shared.done, &shared.stop);
     let ms = |v: &Option<toml::Spanned<i64>>, default: i64| {
         Duration::from_millis(v.as_ref().map_or(default, |x| *x.get_ref()) as u64)
     };
@@ -293,9 +338,37 @@ fn spawn_consumers(
                 max_poll_records: *c.max_poll_records.get_ref() as usize,
                 crash_after: c.crash_after.as_ref().map(|n| *n.get_ref() as u64),
                 restart_after: Duration::from_millis(*c.restart_after_ms.get_ref() as u64),
+                restart: c.restart,
+                member: c.kind == ConsumerKind::Group,
+                session_timeout: ms(&c.session_timeout_ms, 6_000),
+                epoch: shared.epoch,
+                progress: shared.progress.clone(),
             };
+            let start = Start {
+                after: Duration::from_millis(*c.start_ms.get_ref() as u64),
+                on_alert: c.start_on_alert.as_ref().map(|a| a.get_ref().clone()),
+                fired: shared.fired.clone(),
+                progress: shared.progress.clone(),
+                done: done.clone(),
+                stop: stop.clone(),
+            };
+            let name = run.name.clone();
             match c.kind {
-                ConsumerKind::Classic => tokio::spawn(consume(run, done.clone(), stop.clone())),
+                ConsumerKind::Classic => {
+                    tokio::spawn(start.then(name, consume(run, done.clone(), stop.clone(), None)))
+                }
+                ConsumerKind::Group => {
+                    let wb = target.workbench.clone();
+                    let (group, count) = (run.group.clone(), run.partitions as usize);
+                    let caught_up: super::consumer::CaughtUp = Arc::new(move || {
+                        wb.group(&group)
+                            .is_ok_and(|g| g.lag.len() >= count && g.total_lag == 0)
+                    });
+                    tokio::spawn(start.then(
+                        name,
+                        consume(run, done.clone(), stop.clone(), Some(caught_up)),
+                    ))
+                }
                 ConsumerKind::Queue => {
                     let q = QueueRun {
                         base: run,
@@ -307,16 +380,52 @@ fn spawn_consumers(
                         backoff: ms(&c.backoff_ms, 100),
                         poison_every: c.poison_every.as_ref().map(|x| *x.get_ref() as u64),
                     };
-                    tokio::spawn(consume_queue(
-                        target.workbench.clone(),
-                        q,
-                        done.clone(),
-                        stop.clone(),
+                    tokio::spawn(start.then(
+                        name,
+                        consume_queue(target.workbench.clone(), q, done.clone(), stop.clone()),
                     ))
                 }
             }
         })
         .collect()
+}
+
+/// When a consumer starts: after a delay, and when an alert fired.
+struct Start {
+    after: Duration,
+    on_alert: Option<String>,
+    fired: Fired,
+    progress: Arc<Progress>,
+    done: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Start {
+    /// Runs `consumer` once it is time; a consumer whose alert never
+    /// fires (the lag was drained or the lab stopped) never starts.
+    async fn then(
+        self,
+        name: String,
+        consumer: impl std::future::Future<Output = ConsumerOutcome>,
+    ) -> ConsumerOutcome {
+        tokio::time::sleep(self.after).await;
+        if let Some(alert) = &self.on_alert {
+            let give_up = async {
+                loop {
+                    let drained = self.done.load(Ordering::Relaxed) && self.progress.lag() == 0;
+                    if drained || self.stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            tokio::select! {
+                () = super::progress::fired(self.fired.clone(), alert) => {}
+                () = give_up => return ConsumerOutcome { name, ..ConsumerOutcome::default() },
+            }
+        }
+        consumer.await
+    }
 }
 
 /// Waits for every task until the deadline, then tells the rest to stop.

@@ -85,6 +85,43 @@ async fn a_second_member_triggers_a_rebalance_both_rejoin() {
     assert!(b_joined.members.is_empty(), "only the leader sees members");
 }
 
+/// As Kafka's coordinator: while the group prepares a rebalance, a member
+/// of the current generation may still commit (what it processed before
+/// it rejoins); between the joins and the leader's assignment it may not.
+#[tokio::test]
+async fn commits_are_taken_while_preparing_a_rebalance_not_while_completing_it() {
+    let (_clock, c) = setup();
+    let a = member_id(&c);
+    c.join(request(&a)).await.unwrap();
+    c.sync("g", &a, 1, vec![]).await.unwrap();
+    let b = member_id(&c);
+    let joining_b = tokio::spawn({
+        let c = c.clone();
+        let b = b.clone();
+        async move { c.join(request(&b)).await }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(
+        c.describe("g").unwrap().state,
+        GroupState::PreparingRebalance
+    );
+    c.validate_commit("g", &a, 1).unwrap();
+    c.join(request(&a)).await.unwrap();
+    joining_b.await.unwrap().unwrap();
+    assert_eq!(
+        c.describe("g").unwrap().state,
+        GroupState::CompletingRebalance
+    );
+    assert_eq!(
+        c.validate_commit("g", &a, 2),
+        Err(GroupError::RebalanceInProgress)
+    );
+    assert!(matches!(
+        c.validate_commit("g", &a, 1),
+        Err(GroupError::IllegalGeneration { .. })
+    ));
+}
+
 #[tokio::test]
 async fn silent_members_expire_and_the_rest_rebalance() {
     let (clock, c) = setup();
