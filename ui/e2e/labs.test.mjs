@@ -74,6 +74,25 @@ test('the commit lab shows skipped against repeated records', async () => {
   await page.close()
 })
 
+test('the monitoring lab charts the lag with its alert, and each consumer', async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } })
+  await page.goto(`${pier.base}/#/labs`)
+  const { result, run } = await runFromScreen(page, 'monitoring')
+  const [alone, scaled] = run.report.variants
+  assert.equal(alone.alerts.length, 1)
+  await result.getByRole('list', { name: 'Narrative' }).getByText(/ALERT lag fired/).first().waitFor()
+  // Each variant draws its lag with the alert shaded, and one line per
+  // consumer: the scaled-out variant has the two it started on the alert.
+  const card = result.getByRole('region', { name: `Variant ${scaled.name}` })
+  await card.getByRole('img', { name: /^Lag over [\d.]+ s, 1 alert fired$/ }).waitFor()
+  const legend = card.getByRole('figure', { name: 'Throughput per consumer' })
+  for (const name of ['counter-1', 'counter-2', 'counter-3']) await legend.locator('span', { hasText: name }).waitFor()
+  await result.getByRole('region', { name: `Variant ${alone.name}` })
+    .getByText(`✓ max wait ms > 6000 (was ${alone.counts.max_wait_ms.toLocaleString()})`).waitFor()
+  await shot(page, 'labs-monitoring')
+  await page.close()
+})
+
 test('a bad lab file is refused with its line and reason', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
   await page.goto(`${pier.base}/#/labs`)
