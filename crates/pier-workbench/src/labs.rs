@@ -47,6 +47,12 @@ pub struct LabStart {
     #[serde(default)]
     #[ts(optional)]
     pub file: Option<String>,
+    /// Slow motion, to watch it: times this many times longer, rates this
+    /// many times lower (1–10, default 1).
+    #[serde(default)]
+    #[ts(optional)]
+    #[schema(minimum = 1, maximum = 10)]
+    pub slow: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema, TS)]

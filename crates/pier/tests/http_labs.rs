@@ -38,7 +38,9 @@ async fn a_built_in_lab_runs_to_its_report_over_http() {
             "commit",
             "dedup",
             "timeouts",
-            "deadletters"
+            "deadletters",
+            "balancing",
+            "monitoring"
         ]
     );
     assert!(labs[1]["file"].as_str().unwrap().contains("[[variant]]"));
@@ -99,6 +101,9 @@ async fn bad_labs_are_refused_before_anything_runs() {
         (json!({}), 400),
         (json!({"name": "commit", "file": "x"}), 400),
         (json!({"nam": "commit"}), 400),
+        (json!({"name": "commit", "slow": 0}), 400),
+        (json!({"name": "commit", "slow": 11}), 400),
+        (json!({"name": "commit", "slow": -1}), 400),
     ] {
         let r = post(&server, "/api/v1/labs/runs", body.clone()).await;
         assert_eq!(r.status, status, "{body}: {}", r.body);

@@ -796,7 +796,12 @@ export type LabStart = { name?: string,
 /**
  * A lab file (TOML); checked before anything runs.
  */
-file?: string, };
+file?: string, 
+/**
+ * Slow motion, to watch it: times this many times longer, rates this
+ * many times lower (1–10, default 1).
+ */
+slow?: number, };
 
 export type LabState = "running" | "passed" | "failed" | "error" | "stopped";
 

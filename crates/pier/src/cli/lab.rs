@@ -50,6 +50,11 @@ struct RunArgs {
     /// Keep the broker's data here instead of in memory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Slow motion, to watch it: every time in the lab this many times
+    /// longer and every rate this many times lower (1–10; expectations on
+    /// times scale too).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=lab::SLOW_MAX as i64))]
+    slow: u32,
 }
 
 pub fn run(args: LabArgs) -> anyhow::Result<()> {
@@ -104,7 +109,7 @@ fn list(json: bool) -> anyhow::Result<()> {
 }
 
 fn run_one(args: RunArgs) -> anyhow::Result<()> {
-    let lab = lab::load(&args.lab)?;
+    let lab = lab::slowed(lab::load(&args.lab)?, args.slow);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

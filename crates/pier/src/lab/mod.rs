@@ -9,6 +9,7 @@ mod consumer;
 mod judge;
 mod membership;
 pub mod model;
+mod pace;
 mod progress;
 mod queue_consumer;
 pub mod report;
@@ -17,6 +18,7 @@ mod runner;
 mod timeline;
 
 pub use model::{Lab, LabError, parse};
+pub use pace::{SLOW_MAX, slowed};
 pub use report::LabReport;
 pub use run::{Say, Target, run_lab};
 pub use runner::Runner;

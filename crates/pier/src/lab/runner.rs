@@ -62,6 +62,14 @@ impl LabRunner for Runner {
                 ));
             }
         };
+        let slow = req.slow.unwrap_or(1);
+        if !(1..=super::SLOW_MAX).contains(&slow) {
+            return Err(WorkbenchError::invalid(format!(
+                "slow must be 1..={}, got {slow}",
+                super::SLOW_MAX
+            )));
+        }
+        let lab = super::slowed(lab, slow);
         if lab.variants.iter().any(|v| !v.apps.is_empty()) {
             return Err(WorkbenchError::invalid(
                 "labs with [[variant.app]] start programs: run them with `pier lab run FILE` \
