@@ -38,6 +38,7 @@ async fn a_built_in_lab_runs_to_its_report_over_http() {
             "commit",
             "dedup",
             "timeouts",
+            "backpressure",
             "deadletters",
             "balancing",
             "monitoring"

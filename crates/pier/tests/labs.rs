@@ -292,3 +292,35 @@ async fn a_lag_alert_fires_and_the_consumers_it_starts_drain_the_lag() {
     assert!(cleared(1) < 4_000 + 1_500, "{}", lab::report::text(&report));
     assert!(cleared(0) > 4_000 + 1_500, "{}", lab::report::text(&report));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_delivery_timeout_gives_up_a_run_of_records_loudly_a_long_one_waits() {
+    let report = run(&lab::load("backpressure").unwrap()).await;
+    assert_passed(&report);
+    // Given up: one contiguous run of record ids (the records due while
+    // the broker was silent), each failed to the application, none lost
+    // after an acknowledgement; with the rest acknowledged, all 1,500.
+    let given_up: Vec<u64> = examples(&report, 0, "not_acknowledged")
+        .iter()
+        .map(|id| id.strip_prefix("sensor-").unwrap().parse().unwrap())
+        .collect::<BTreeSet<u64>>()
+        .into_iter()
+        .collect();
+    assert!(!given_up.is_empty());
+    let (first, last) = (given_up[0], *given_up.last().unwrap());
+    assert_eq!(given_up, (first..=last).collect::<Vec<_>>());
+    let short = &report.variants[0];
+    let acknowledged = short.clients.iter().find(|c| c.name == "sensor").unwrap();
+    assert_eq!(acknowledged.records + given_up.len() as u64, 1_500);
+    assert!(
+        acknowledged
+            .errors
+            .iter()
+            .any(|e| e.starts_with("delivery timeout"))
+    );
+    // Waiting it out: every record acknowledged, after resends.
+    let long = &report.variants[1];
+    let waited = long.clients.iter().find(|c| c.name == "sensor").unwrap();
+    assert_eq!(waited.records, 1_500);
+    assert!(waited.resends > 0);
+}

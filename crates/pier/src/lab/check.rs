@@ -85,6 +85,12 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
         in_range(&p.rate, "rate", 1, 100_000)?;
         in_range(&p.batch, "batch", 1, 10_000)?;
         in_range(&p.request_timeout_ms, "request_timeout_ms", 50, 60_000)?;
+        in_range(
+            &p.delivery_timeout_ms,
+            "delivery_timeout_ms",
+            *p.request_timeout_ms.get_ref(),
+            600_000,
+        )?;
         in_range(&p.first_id, "first_id", 0, 1_000_000_000)?;
         in_range(&p.start_ms, "start_ms", 0, 600_000)?;
         if let Some(prefix) = &p.id_prefix {

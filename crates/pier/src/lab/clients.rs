@@ -44,6 +44,7 @@ pub struct ProducerRun {
     pub acks: i16,
     pub idempotence: bool,
     pub request_timeout: Duration,
+    pub delivery_timeout: Duration,
     /// When the variant started (acknowledgement times count from it).
     pub epoch: Instant,
     pub progress: Arc<super::progress::Progress>,
@@ -57,7 +58,8 @@ pub struct ProducerOutcome {
     pub acknowledged: BTreeSet<String>,
     /// Record id → when it was acknowledged (ms into the variant).
     pub acked_at: BTreeMap<String, u64>,
-    /// Record ids given up on (the lab stopped it first).
+    /// Record ids given up on: their delivery timeout passed, or the lab
+    /// stopped the producer first.
     pub unacknowledged: BTreeSet<String>,
     /// Requests sent again after an error or a timeout.
     pub resends: u64,
@@ -107,7 +109,26 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
         // the same timestamps (and, when idempotent, the same sequence).
         let at_ms = pier_workbench::now_ms();
         let mut sent_once = false;
+        let mut delivered = true;
         loop {
+            if due.elapsed() > run.delivery_timeout {
+                // delivery.timeout.ms: the application's send fails.
+                out.error(format!(
+                    "delivery timeout: {count} records given up after {} ms",
+                    run.delivery_timeout.as_millis()
+                ));
+                out.unacknowledged.extend(ids.iter().cloned());
+                delivered = false;
+                // An idempotent producer starts over with a new id (its
+                // sequence has a hole now), as the Java client bumps its
+                // epoch.
+                if stamp.is_some() {
+                    stamp = None;
+                    sequences.clear();
+                    conn = None;
+                }
+                break;
+            }
             if stop.load(Ordering::Relaxed) {
                 out.unacknowledged.extend(ids.iter().cloned());
                 out.unacknowledged.extend(
@@ -134,7 +155,12 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
                 base_sequence: *sequences.get(&partition).unwrap_or(&0),
             });
             let records = build(&ids, at_ms, producer);
-            match send(c, &run, partition, records).await {
+            // A request waits no longer than the batch has left to live.
+            let wait = run
+                .request_timeout
+                .min(run.delivery_timeout.saturating_sub(due.elapsed()))
+                .max(Duration::from_millis(1));
+            match send(c, &run, partition, records, wait).await {
                 Ok(()) => break,
                 Err(e) => {
                     out.error(format!("{e:#}"));
@@ -143,6 +169,11 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
                 }
             }
         }
+        next += count;
+        index += 1;
+        if !delivered {
+            continue;
+        }
         if stamp.is_some() {
             *sequences.entry(partition).or_default() += count as i32;
         }
@@ -150,8 +181,6 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
         out.acked_at.extend(ids.iter().map(|id| (id.clone(), at)));
         run.progress.acked(count);
         out.acknowledged.extend(ids);
-        next += count;
-        index += 1;
     }
     out
 }
@@ -206,17 +235,15 @@ async fn send(
     run: &ProducerRun,
     partition: u32,
     records: Bytes,
+    wait: Duration,
 ) -> anyhow::Result<()> {
     let req = wire::produce_request(&run.topic, partition as i32, records, run.acks);
     if run.acks == 0 {
         c.send(ApiKey::Produce, wire::PRODUCE_VERSION, &req).await?;
         return Ok(());
     }
-    let resp: ProduceResponse = timeout(
-        run.request_timeout,
-        c.call(ApiKey::Produce, wire::PRODUCE_VERSION, &req),
-    )
-    .await
-    .context("request timed out")??;
+    let resp: ProduceResponse = timeout(wait, c.call(ApiKey::Produce, wire::PRODUCE_VERSION, &req))
+        .await
+        .context("request timed out")??;
     wire::check_produce(&resp)
 }

@@ -37,6 +37,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("dedup.toml", include_str!("../../labs/dedup.toml")),
     ("timeouts.toml", include_str!("../../labs/timeouts.toml")),
     (
+        "backpressure.toml",
+        include_str!("../../labs/backpressure.toml"),
+    ),
+    (
         "deadletters.toml",
         include_str!("../../labs/deadletters.toml"),
     ),

@@ -95,6 +95,11 @@ pub struct ProducerSpec {
     /// connection after this long (default 1,000).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_ms: Spanned<i64>,
+    /// `delivery.timeout.ms`: a batch not acknowledged this long after it
+    /// was due is given up, and its records reported failed to the
+    /// application (default 120,000, Kafka's).
+    #[serde(default = "default_delivery_timeout")]
+    pub delivery_timeout_ms: Spanned<i64>,
     /// Record ids are `<id_prefix>-<n>` (default: the producer's name): two
     /// producers with one prefix send the same business ids.
     #[serde(default)]
@@ -284,6 +289,9 @@ fn all() -> Spanned<String> {
 }
 fn default_request_timeout() -> Spanned<i64> {
     Spanned::new(0..0, 1_000)
+}
+fn default_delivery_timeout() -> Spanned<i64> {
+    Spanned::new(0..0, 120_000)
 }
 fn default_restart() -> Spanned<i64> {
     Spanned::new(0..0, 200)

@@ -48,6 +48,7 @@ fn a_good_file_parses_and_every_built_in_lab_is_valid() {
             "commit",
             "dedup",
             "timeouts",
+            "backpressure",
             "deadletters",
             "balancing",
             "monitoring"

@@ -33,6 +33,7 @@ pub fn slowed(mut lab: Lab, slow: u32) -> Lab {
             *p.rate.get_mut() = (*p.rate.get_ref() / f).max(1);
             times(&mut p.start_ms, f);
             times(&mut p.request_timeout_ms, f);
+            times(&mut p.delivery_timeout_ms, f);
         }
         for c in &mut v.consumers {
             // The defaults a kind has, made explicit so they scale too.

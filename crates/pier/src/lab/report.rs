@@ -59,6 +59,10 @@ impl ClientSummary {
     }
 }
 
+/// Record ids a terminal report lists per measure (`--json` has them all,
+/// up to [`super::judge::EXAMPLES_MAX`]).
+const TEXT_LISTED: usize = 30;
+
 /// The report for a terminal.
 pub fn text(report: &LabReport) -> String {
     let this = report;
@@ -109,12 +113,13 @@ pub fn text(report: &LabReport) -> String {
                 }
                 // A quantity (ms, records at once) lists what reached it.
                 let quantity = name.starts_with("max_");
-                let more = if !quantity && (*n as usize) > listed.len() {
-                    ", …"
+                let shown = &listed[..listed.len().min(TEXT_LISTED)];
+                let more = if !quantity && (*n as usize) > shown.len() {
+                    format!(", … {} more", *n as usize - shown.len())
                 } else {
-                    ""
+                    String::new()
                 };
-                let _ = writeln!(s, "    {name}: {n} [{}{more}]", listed.join(", "));
+                let _ = writeln!(s, "    {name}: {n} [{}{more}]", shown.join(", "));
             }
         }
         let _ = writeln!(
