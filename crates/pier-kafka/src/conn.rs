@@ -215,7 +215,11 @@ async fn serve_frames<R, W>(
                     unreachable!("a produce header has a produce body")
                 };
                 ctx.broker.note_request(id, header.client_id.as_deref());
-                let submitted = apis::produce::submit_all(&ctx, request, version).await;
+                let submitted = if verdict.fail_produce {
+                    apis::produce::refuse_all(&ctx, request, version)
+                } else {
+                    apis::produce::submit_all(&ctx, request, version).await
+                };
                 let correlation_id = header.correlation_id;
                 inflight.push_back(Box::pin(async move {
                     let response = apis::produce::finish(submitted).await;

@@ -31,6 +31,9 @@ pub enum ToxicKind {
     /// Every `every`-th produce request is handled (written and fsynced)
     /// but its connection closes instead of answering.
     LoseProduceAck { every: u64 },
+    /// Every `every`-th produce request is answered with
+    /// NOT_LEADER_OR_FOLLOWER without being handled.
+    FailProduce { every: u64 },
 }
 
 #[derive(Debug)]
@@ -62,6 +65,7 @@ pub struct Verdict {
     pub close_before: bool,
     pub drop_request: bool,
     pub close_after_produce: bool,
+    pub fail_produce: bool,
 }
 
 impl NetworkFaults {
@@ -121,6 +125,9 @@ impl NetworkFaults {
             ToxicKind::Blackhole => v.drop_request = true,
             ToxicKind::LoseProduceAck { every } if produce && t.tick(every) => {
                 v.close_after_produce = true;
+            }
+            ToxicKind::FailProduce { every } if produce && t.tick(every) => {
+                v.fail_produce = true;
             }
             _ => {}
         });
@@ -204,6 +211,24 @@ impl NetworkFaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fail_produce_refuses_every_nth_produce_request_of_its_client() {
+        let n = NetworkFaults::default();
+        n.set(1, Some("a".into()), ToxicKind::FailProduce { every: 3 });
+        let refused: Vec<bool> = (0..6)
+            .map(|_| n.verdict(Some("a"), false, true).fail_produce)
+            .collect();
+        assert_eq!(refused, [false, false, true, false, false, true]);
+        assert!(
+            !n.verdict(Some("a"), false, false).fail_produce,
+            "only produce"
+        );
+        assert!(
+            !n.verdict(Some("b"), false, true).fail_produce,
+            "only client a"
+        );
+    }
 
     #[test]
     fn toxics_match_their_client_and_count_requests() {

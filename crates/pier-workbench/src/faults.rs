@@ -355,6 +355,10 @@ impl Workbench {
                 "the answer to every {} produce requests from {who} is lost",
                 p("every")
             ),
+            FaultKind::FailProduce => format!(
+                "every {} produce requests from {who} refused (NOT_LEADER_OR_FOLLOWER)",
+                p("every")
+            ),
             FaultKind::KillConsumer => format!("killing {member}"),
             FaultKind::SlowConsumer => {
                 format!("{member} takes {} ms longer per record", p("delay_ms"))
@@ -404,6 +408,7 @@ impl Workbench {
             FaultKind::LoseProduceAck => {
                 network(ToxicKind::LoseProduceAck { every: p("every") });
             }
+            FaultKind::FailProduce => network(ToxicKind::FailProduce { every: p("every") }),
             FaultKind::KillConsumer
             | FaultKind::SlowConsumer
             | FaultKind::CrashBeforeAck

@@ -35,6 +35,7 @@ async fn a_built_in_lab_runs_to_its_report_over_http() {
         [
             "persistence",
             "idempotence",
+            "ordering",
             "commit",
             "dedup",
             "timeouts",

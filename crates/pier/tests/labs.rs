@@ -324,3 +324,36 @@ async fn a_short_delivery_timeout_gives_up_a_run_of_records_loudly_a_long_one_wa
     assert_eq!(waited.records, 1_500);
     assert!(waited.resends > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_overtaken_by_requests_in_flight_lands_out_of_order_only_without_idempotence() {
+    let report = run(&lab::load("ordering").unwrap()).await;
+    assert_passed(&report);
+    // One producer, one partition, ids from 0: in order, record n is at
+    // offset n. The ledger's out-of-order records are whole retried
+    // batches (ten ids), each stored after newer ones (offset > id).
+    let listed: Vec<(u64, u64)> = examples(&report, 0, "out_of_order")
+        .iter()
+        .map(|e| {
+            let (place, id) = e.split_once(' ').unwrap();
+            let offset = place.rsplit('@').next().unwrap().parse().unwrap();
+            let n = id.strip_prefix("orders-api-").unwrap().parse().unwrap();
+            (offset, n)
+        })
+        .collect();
+    assert!(!listed.is_empty());
+    for (offset, n) in &listed {
+        assert!(
+            offset > n,
+            "orders-api-{n} at offset {offset} was not overtaken"
+        );
+    }
+    let ids: BTreeSet<u64> = listed.iter().map(|(_, n)| *n).collect();
+    let batches: BTreeSet<u64> = ids.iter().map(|n| n / 10).collect();
+    let whole: BTreeSet<u64> = batches.iter().flat_map(|b| b * 10..b * 10 + 10).collect();
+    assert_eq!(ids, whole, "whole batches, not single records");
+    // The idempotent producer resent more (the batches behind each gap)
+    // and kept the order.
+    let resends = |v: usize| report.variants[v].clients[0].resends;
+    assert!(resends(1) > resends(0), "{}", lab::report::text(&report));
+}

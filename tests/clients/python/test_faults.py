@@ -71,6 +71,42 @@ def test_lost_acks_duplicate_without_idempotence_but_not_with_it(pier):
     assert http(pier, "GET", "/api/v1/faults") == []
 
 
+def test_refused_produce_requests_are_retried_by_librdkafka_each_record_once_in_order(pier):
+    """fail_produce answers every 3rd produce request of one client with
+    NOT_LEADER_OR_FOLLOWER and stores nothing of it: an idempotent
+    confluent-kafka producer retries and every record is stored once, in
+    order; the fault counts only that client's requests."""
+    topic = unique("refused")
+    http(pier, "POST", "/api/v1/topics", {"name": topic})
+    f = start_fault(pier, "fail_produce", params={"every": 3}, client_id="leader-change")
+    assert f["fault"]["kind"] == "fail_produce"
+    assert ck_produce_all(pier, topic, 45, **{"client.id": "leader-change", "enable.idempotence": True}) == []
+    assert stored_values(pier, topic) == ["m%d" % i for i in range(45)]
+    # Without retries the refusals reach the application, with Kafka's code
+    # (kafka-python: retries=0 fails the send with NotLeaderForPartitionError).
+    f2 = start_fault(pier, "fail_produce", params={"every": 3}, client_id="no-retries")
+    strict = unique("strict")
+    http(pier, "POST", "/api/v1/topics", {"name": strict})
+    kp = KafkaProducer(bootstrap_servers=pier.bootstrap, client_id="no-retries", retries=0,
+                       linger_ms=0, max_in_flight_requests_per_connection=1)
+    failed = []
+    for i in range(9):
+        try:
+            kp.send(strict, value=b"m%d" % i).get(timeout=10)
+        except KafkaError as e:
+            failed.append((i, type(e).__name__))
+    kp.close()
+    assert failed == [(i, "NotLeaderForPartitionError") for i in (2, 5, 8)], failed
+    assert stored_values(pier, strict) == ["m%d" % i for i in range(9) if i % 3 != 2]
+    heal(pier, f2)
+    other = unique("unaffected")
+    http(pier, "POST", "/api/v1/topics", {"name": other})
+    assert ck_produce_all(pier, other, 10, **{"client.id": "bystander"}) == []
+    assert stored_values(pier, other) == ["m%d" % i for i in range(10)]
+    heal(pier, f)
+    assert http(pier, "GET", "/api/v1/faults") == []
+
+
 def test_idempotent_producer_rides_out_broker_crashes(pier):
     topic = unique("crash")
     http(pier, "POST", "/api/v1/topics", {"name": topic})

@@ -449,7 +449,7 @@ client_id: string, topic: string, rate: number, sent: number, error: string | nu
  */
 processed_twice: number, error: string | null, };
 
-export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full" | "latency" | "bandwidth" | "connection_reset" | "blackhole" | "slice_responses" | "refuse_connections" | "lose_produce_ack" | "kill_consumer" | "slow_consumer" | "crash_before_ack" | "poison_messages";
+export type FaultKind = "broker_crash" | "power_loss" | "fsync_failure" | "slow_fsync" | "disk_full" | "latency" | "bandwidth" | "connection_reset" | "blackhole" | "slice_responses" | "refuse_connections" | "lose_produce_ack" | "fail_produce" | "kill_consumer" | "slow_consumer" | "crash_before_ack" | "poison_messages";
 
 export type ScopeKind = "broker" | "client_id" | "member" | "topic";
 

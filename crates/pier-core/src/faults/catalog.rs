@@ -21,6 +21,7 @@ pub enum FaultKind {
     SliceResponses,
     RefuseConnections,
     LoseProduceAck,
+    FailProduce,
     KillConsumer,
     SlowConsumer,
     CrashBeforeAck,
@@ -28,7 +29,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::BrokerCrash,
         FaultKind::PowerLoss,
         FaultKind::FsyncFailure,
@@ -41,6 +42,7 @@ impl FaultKind {
         FaultKind::SliceResponses,
         FaultKind::RefuseConnections,
         FaultKind::LoseProduceAck,
+        FaultKind::FailProduce,
         FaultKind::KillConsumer,
         FaultKind::SlowConsumer,
         FaultKind::CrashBeforeAck,
@@ -61,6 +63,7 @@ impl FaultKind {
             FaultKind::SliceResponses => "slice_responses",
             FaultKind::RefuseConnections => "refuse_connections",
             FaultKind::LoseProduceAck => "lose_produce_ack",
+            FaultKind::FailProduce => "fail_produce",
             FaultKind::KillConsumer => "kill_consumer",
             FaultKind::SlowConsumer => "slow_consumer",
             FaultKind::CrashBeforeAck => "crash_before_ack",
@@ -87,6 +90,7 @@ impl FaultKind {
                 | FaultKind::SliceResponses
                 | FaultKind::RefuseConnections
                 | FaultKind::LoseProduceAck
+                | FaultKind::FailProduce
         )
     }
 
@@ -334,6 +338,26 @@ pub fn spec(kind: FaultKind) -> FaultSpec {
                 1_000_000,
                 3,
                 "Lose the answer to this many produce requests (1 = every one).",
+            )],
+        ),
+        FaultKind::FailProduce => (
+            "Fail produce requests",
+            "Every n-th produce request is refused with \
+             NOT_LEADER_OR_FOLLOWER, as during a leader election: nothing of \
+             it is stored, and the requests after it are handled as usual.",
+            "Retries and ordering: the producer retries the refused batch \
+             after the ones that were in flight behind it. Without \
+             idempotence they are stored first, and the retried batch lands \
+             after them, out of order; with it, the broker refuses the ones \
+             behind the gap (OUT_OF_ORDER_SEQUENCE_NUMBER) and the producer \
+             sends them again in order.",
+            vec![param(
+                "every",
+                "requests",
+                1,
+                1_000_000,
+                5,
+                "Refuse this many produce requests (1 = every one).",
             )],
         ),
         FaultKind::KillConsumer => (

@@ -104,6 +104,32 @@ pub(crate) async fn submit_all(ctx: &Ctx, request: ProduceRequest, version: i16)
     }
 }
 
+/// A produce request refused whole with NOT_LEADER_OR_FOLLOWER (the
+/// `fail_produce` fault): nothing of it reaches the store.
+pub(crate) fn refuse_all(ctx: &Ctx, request: ProduceRequest, version: i16) -> Submitted {
+    let pending = request
+        .topic_data
+        .into_iter()
+        .flat_map(|t| {
+            let name = t.name.0.to_string();
+            t.partition_data.into_iter().map(move |p| {
+                let message = "injected fault: the partition's leader is changing".to_owned();
+                (
+                    name.clone(),
+                    p.index,
+                    Err((ResponseError::NotLeaderOrFollower, message)),
+                )
+            })
+        })
+        .collect();
+    Submitted {
+        acks: request.acks,
+        version,
+        pending,
+        ctx: ctx.clone(),
+    }
+}
+
 /// Waits for the group commits and builds the answer (`None` for acks=0).
 pub(crate) async fn finish(s: Submitted) -> Option<ProduceResponse> {
     let Submitted {

@@ -92,6 +92,8 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
             600_000,
         )?;
         in_range(&p.first_id, "first_id", 0, 1_000_000_000)?;
+        let most = if p.idempotence { 5 } else { 100 };
+        in_range(&p.max_in_flight, "max_in_flight", 1, most)?;
         in_range(&p.start_ms, "start_ms", 0, 600_000)?;
         if let Some(prefix) = &p.id_prefix {
             name_ok(prefix, "an id_prefix")?;

@@ -45,6 +45,8 @@ pub struct ProducerRun {
     pub idempotence: bool,
     pub request_timeout: Duration,
     pub delivery_timeout: Duration,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight: usize,
     /// When the variant started (acknowledgement times count from it).
     pub epoch: Instant,
     pub progress: Arc<super::progress::Progress>,
@@ -68,7 +70,7 @@ pub struct ProducerOutcome {
 }
 
 impl ProducerOutcome {
-    fn error(&mut self, e: impl std::fmt::Display) {
+    pub(super) fn error(&mut self, e: impl std::fmt::Display) {
         if self.errors.len() < 5 {
             self.errors.push(e.to_string());
         }
@@ -85,6 +87,9 @@ pub fn record_id(client: &str, n: u64) -> String {
 /// again on a new one, as a client library does. Stops early when `stop`
 /// is set.
 pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome {
+    if run.max_in_flight > 1 && run.acks != 0 {
+        return super::pipelined::produce_pipelined(run, stop).await;
+    }
     let mut out = ProducerOutcome {
         name: run.name.clone(),
         ..ProducerOutcome::default()
@@ -141,7 +146,7 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
                 out.resends += 1;
             }
             sent_once = true;
-            let c = match connection(&run, &mut conn, &mut stamp).await {
+            let c = match connect(&run, &mut conn, &mut stamp).await {
                 Ok(c) => c,
                 Err(e) => {
                     out.error(format!("{e:#}"));
@@ -154,7 +159,7 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
                 producer_epoch: epoch,
                 base_sequence: *sequences.get(&partition).unwrap_or(&0),
             });
-            let records = build(&ids, at_ms, producer);
+            let records = build_batch(&ids, at_ms, producer);
             // A request waits no longer than the batch has left to live.
             let wait = run
                 .request_timeout
@@ -188,7 +193,7 @@ pub async fn produce(run: ProducerRun, stop: Arc<AtomicBool>) -> ProducerOutcome
 /// The open connection, or a new one (with a producer id when idempotent;
 /// the id is kept across reconnections, so a resend has the same id and
 /// sequence).
-async fn connection<'a>(
+pub(super) async fn connect<'a>(
     run: &ProducerRun,
     conn: &'a mut Option<Conn>,
     stamp: &mut Option<(i64, i16)>,
@@ -217,7 +222,7 @@ async fn connection<'a>(
     Ok(conn.as_mut().expect("just opened"))
 }
 
-fn build(ids: &[String], now: i64, producer: Option<ProducerStamp>) -> Bytes {
+pub(super) fn build_batch(ids: &[String], now: i64, producer: Option<ProducerStamp>) -> Bytes {
     let records: Vec<NewRecord> = ids
         .iter()
         .map(|id| NewRecord {

@@ -10,6 +10,7 @@ mod judge;
 mod membership;
 pub mod model;
 mod pace;
+mod pipelined;
 mod progress;
 mod queue_consumer;
 pub mod report;
@@ -33,6 +34,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "idempotence.toml",
         include_str!("../../labs/idempotence.toml"),
     ),
+    ("ordering.toml", include_str!("../../labs/ordering.toml")),
     ("commit.toml", include_str!("../../labs/commit.toml")),
     ("dedup.toml", include_str!("../../labs/dedup.toml")),
     ("timeouts.toml", include_str!("../../labs/timeouts.toml")),

@@ -100,6 +100,10 @@ pub struct ProducerSpec {
     /// application (default 120,000, Kafka's).
     #[serde(default = "default_delivery_timeout")]
     pub delivery_timeout_ms: Spanned<i64>,
+    /// `max.in.flight.requests.per.connection`: requests sent before the
+    /// first is answered (default 1; at most 5 with idempotence, as Kafka).
+    #[serde(default = "one_i64")]
+    pub max_in_flight: Spanned<i64>,
     /// Record ids are `<id_prefix>-<n>` (default: the producer's name): two
     /// producers with one prefix send the same business ids.
     #[serde(default)]
@@ -264,6 +268,9 @@ pub struct FaultStep {
 }
 
 fn one() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+fn one_i64() -> Spanned<i64> {
     Spanned::new(0..0, 1)
 }
 fn zero() -> Spanned<i64> {

@@ -45,6 +45,7 @@ fn a_good_file_parses_and_every_built_in_lab_is_valid() {
         [
             "persistence",
             "idempotence",
+            "ordering",
             "commit",
             "dedup",
             "timeouts",

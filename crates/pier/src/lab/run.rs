@@ -302,6 +302,7 @@ fn spawn_producers(
                 idempotence: p.idempotence,
                 request_timeout: Duration::from_millis(*p.request_timeout_ms.get_ref() as u64),
                 delivery_timeout: Duration::from_millis(*p.delivery_timeout_ms.get_ref() as u64),
+                max_in_flight: *p.max_in_flight.get_ref() as usize,
                 epoch: shared.epoch,
                 progress: shared.progress.clone(),
             };
