@@ -329,11 +329,11 @@ fn check_consumer_kind(c: &super::model::ConsumerSpec) -> Result<(), Problem> {
                 return Err((v.span(), format!("{key} is for kind = \"queue\" consumers")));
             }
         }
-        ConsumerKind::Queue => {
+        ConsumerKind::Queue | ConsumerKind::Share => {
             if let Some(commit) = &c.commit {
                 return Err((
                     commit.span(),
-                    "a queue consumer acknowledges each record: no commit".to_owned(),
+                    "a queue or share consumer acknowledges each record: no commit".to_owned(),
                 ));
             }
             for (key, v, min, max) in [

@@ -16,6 +16,7 @@ mod queue_consumer;
 pub mod report;
 pub mod run;
 mod runner;
+mod share_consumer;
 mod timeline;
 
 pub use model::{Lab, LabError, parse};

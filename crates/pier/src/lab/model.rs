@@ -142,8 +142,14 @@ pub enum ConsumerKind {
     /// for its session to time out.
     Group,
     /// A queue-group consumer: per-record acknowledgement with leases,
-    /// redelivery with backoff and a dead-letter topic (`docs/queues.md`).
+    /// redelivery with backoff and a dead-letter topic (`docs/queues.md`),
+    /// through Pier's own queue API (what the HTTP API and the UI use).
     Queue,
+    /// A share-group consumer (KIP-932) over the Kafka protocol, as a
+    /// `KafkaShareConsumer` with explicit acknowledgement: each record
+    /// accepted once processed (a poison one released); the group's lock
+    /// time, delivery limit and backoff are its queue settings.
+    Share,
 }
 
 /// A simulated consumer.
@@ -158,7 +164,8 @@ pub struct ConsumerSpec {
     /// Classic consumers: when the position is committed (required).
     #[serde(default)]
     pub commit: Option<Spanned<Commit>>,
-    /// Queue consumers: the lease per record (default 1,000 ms).
+    /// Queue and share consumers: the lease (acquisition lock) per record
+    /// (default 1,000 ms).
     #[serde(default)]
     pub lease_ms: Option<Spanned<i64>>,
     /// Queue consumers: deliveries before dead-lettering (default 5).

@@ -43,7 +43,7 @@ pub fn slowed(mut lab: Lab, slow: u32) -> Lab {
                     c.session_timeout_ms
                         .get_or_insert(Spanned::new(zero, 6_000));
                 }
-                ConsumerKind::Queue => {
+                ConsumerKind::Queue | ConsumerKind::Share => {
                     c.lease_ms.get_or_insert(Spanned::new(zero.clone(), 1_000));
                     c.backoff_ms.get_or_insert(Spanned::new(zero, 100));
                 }

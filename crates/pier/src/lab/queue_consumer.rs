@@ -26,7 +26,25 @@ pub struct QueueRun {
     pub poison_every: Option<u64>,
 }
 
-fn poison(id: &str, every: Option<u64>) -> bool {
+/// Sets the group's leases, delivery limit and backoff (a share group
+/// takes its settings from the queue group of the same name).
+pub(super) async fn configure(wb: &Workbench, run: &QueueRun) -> Result<(), String> {
+    let base = &run.base;
+    let settings = QueueSettings {
+        topic: Some(base.topic.clone()),
+        lease_ms: Some(run.lease.as_millis() as u64),
+        max_deliveries: Some(run.max_deliveries),
+        backoff_base_ms: Some(run.backoff.as_millis() as u64),
+        backoff_max_ms: Some(run.backoff.as_millis() as u64 * 8),
+        ..QueueSettings::default()
+    };
+    wb.configure_queue(&base.group, settings)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+pub(super) fn poison(id: &str, every: Option<u64>) -> bool {
     let n = id.rsplit('-').next().and_then(|n| n.parse::<u64>().ok());
     matches!((n, every), (Some(n), Some(e)) if n % e == 0)
 }
@@ -42,16 +60,8 @@ pub async fn consume_queue(
         name: base.name.clone(),
         ..ConsumerOutcome::default()
     };
-    let settings = QueueSettings {
-        topic: Some(base.topic.clone()),
-        lease_ms: Some(run.lease.as_millis() as u64),
-        max_deliveries: Some(run.max_deliveries),
-        backoff_base_ms: Some(run.backoff.as_millis() as u64),
-        backoff_max_ms: Some(run.backoff.as_millis() as u64 * 8),
-        ..QueueSettings::default()
-    };
-    if let Err(e) = wb.configure_queue(&base.group, settings).await {
-        out.errors.push(e.to_string());
+    if let Err(e) = configure(&wb, &run).await {
+        out.errors.push(e);
         return out;
     }
     let mut processed_total = 0u64;
@@ -135,7 +145,7 @@ pub async fn consume_queue(
 
 /// Nothing left to hand out or settle (poison records waiting for their
 /// next try are not drained).
-fn drained(wb: &Workbench, group: &str) -> bool {
+pub(super) fn drained(wb: &Workbench, group: &str) -> bool {
     wb.queue_group(group)
         .is_ok_and(|q| q.backlog == 0 && q.in_flight == 0 && q.waiting == 0)
 }

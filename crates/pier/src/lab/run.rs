@@ -371,7 +371,7 @@ fn spawn_consumers(
                         consume(run, done.clone(), stop.clone(), Some(caught_up)),
                     ))
                 }
-                ConsumerKind::Queue => {
+                ConsumerKind::Queue | ConsumerKind::Share => {
                     let q = QueueRun {
                         base: run,
                         lease: ms(&c.lease_ms, 1_000),
@@ -382,10 +382,32 @@ fn spawn_consumers(
                         backoff: ms(&c.backoff_ms, 100),
                         poison_every: c.poison_every.as_ref().map(|x| *x.get_ref() as u64),
                     };
-                    tokio::spawn(start.then(
-                        name,
-                        consume_queue(target.workbench.clone(), q, done.clone(), stop.clone()),
-                    ))
+                    let wb = target.workbench.clone();
+                    if c.kind == ConsumerKind::Queue {
+                        return tokio::spawn(
+                            start.then(name, consume_queue(wb, q, done.clone(), stop.clone())),
+                        );
+                    }
+                    let (done, stop) = (done.clone(), stop.clone());
+                    tokio::spawn(start.then(name.clone(), async move {
+                        if let Err(e) = super::queue_consumer::configure(&wb, &q).await {
+                            return ConsumerOutcome {
+                                name,
+                                errors: vec![e],
+                                ..ConsumerOutcome::default()
+                            };
+                        }
+                        let every = q.poison_every;
+                        let group = q.base.group.clone();
+                        super::share_consumer::consume_share(
+                            q.base,
+                            move |id| super::queue_consumer::poison(id, every),
+                            move || super::queue_consumer::drained(&wb, &group),
+                            done,
+                            stop,
+                        )
+                        .await
+                    }))
                 }
             }
         })
