@@ -323,6 +323,20 @@ async fn a_short_delivery_timeout_gives_up_a_run_of_records_loudly_a_long_one_wa
     let waited = long.clients.iter().find(|c| c.name == "sensor").unwrap();
     assert_eq!(waited.records, 1_500);
     assert!(waited.resends > 0);
+    // A consumer in the silence (2.5 s to 10.5 s): it processes nothing;
+    // once its 6 s session has run out the other member takes its
+    // partition and processes what waited there.
+    let silent = &report.variants[2];
+    let t = &silent.timeline;
+    let bucket = |ms: u64| (ms / t.bucket_ms) as usize;
+    let member = |name: &str| &t.members.iter().find(|m| m.name == name).unwrap().processed;
+    let quiet: u64 = member("reader-a")[bucket(2_500) + 1..bucket(10_500)]
+        .iter()
+        .sum();
+    assert_eq!(quiet, 0, "{}", lab::report::text(&report));
+    let taken_over: u64 = member("reader-b")[bucket(2_500 + 6_000)..].iter().sum();
+    assert!(taken_over > 0, "{}", lab::report::text(&report));
+    assert!(silent.counts["max_wait_ms"] >= 5_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
