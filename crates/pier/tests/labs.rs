@@ -227,6 +227,19 @@ async fn poison_records_are_retried_forever_or_dead_lettered_by_id() {
         lab::report::text(&report)
     );
     assert_eq!(report.variants[1].counts["unconsumed"], 0);
+    // The fix, then a replay: exactly the dead letters come back into the
+    // topic (a second copy of each id there) and are processed once.
+    assert_eq!(keys(&report, 2, "dead_lettered"), poison);
+    assert_eq!(examples(&report, 2, "duplicate_ids_in_log"), poison);
+    assert!(examples(&report, 2, "never_processed").is_empty());
+    assert!(
+        report.variants[2]
+            .narrative
+            .iter()
+            .any(|s| s.text.ends_with("(10 dead letters replayed)")),
+        "{}",
+        lab::report::text(&report)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

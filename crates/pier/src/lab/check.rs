@@ -166,6 +166,24 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
                 format!("at_ms {at} is after the variant's timeout_ms ({timeout})"),
             ));
         }
+        for c in s.fix.iter().chain(&s.replay) {
+            let per_record = v.consumers.iter().any(|x| {
+                x.name.get_ref() == c.get_ref()
+                    && matches!(
+                        x.kind,
+                        super::model::ConsumerKind::Queue | super::model::ConsumerKind::Share
+                    )
+            });
+            if !per_record {
+                return Err((
+                    c.span(),
+                    format!(
+                        "no queue or share consumer {:?} in this variant to fix or replay for",
+                        c.get_ref()
+                    ),
+                ));
+            }
+        }
         if let Some(k) = &s.kill
             && !apps.contains(k.get_ref())
         {

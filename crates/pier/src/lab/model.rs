@@ -257,6 +257,14 @@ pub struct Step {
     /// `restart_after_ms`).
     #[serde(default)]
     pub kill: Option<Spanned<String>>,
+    /// Deploy the fix: this queue or share consumer's poison records are
+    /// processed from now on.
+    #[serde(default)]
+    pub fix: Option<Spanned<String>>,
+    /// Replay this queue or share consumer's dead letters into its topic
+    /// (what `pier groups replay` and the UI's Replay do).
+    #[serde(default)]
+    pub replay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -171,6 +171,11 @@ fn consumers_and_alerts_are_checked_too() {
             ),
             "lag_records must be",
         ),
+        (
+            with("commit = \"after_processing\"", "")
+                .replace("fault = { kind = \"power_loss\" }", "fix = \"c\""),
+            "no queue or share consumer \"c\"",
+        ),
     ] {
         let e = error_of(&text);
         assert!(e.reason.contains(says), "{says} → {e}");

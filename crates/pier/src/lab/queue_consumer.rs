@@ -22,8 +22,17 @@ pub struct QueueRun {
     pub lease: Duration,
     pub max_deliveries: u32,
     pub backoff: Duration,
-    /// Records whose `n` is a multiple of this fail every time (poison).
+    /// Records whose `n` is a multiple of this fail every time (poison)…
     pub poison_every: Option<u64>,
+    /// …until the fix is deployed (a `fix` step).
+    pub fixed: Arc<AtomicBool>,
+}
+
+impl QueueRun {
+    /// Whether processing record `id` fails now.
+    pub fn fails(&self, id: &str) -> bool {
+        !self.fixed.load(Ordering::Relaxed) && poison(id, self.poison_every)
+    }
 }
 
 /// Sets the group's leases, delivery limit and backoff (a share group
@@ -99,7 +108,7 @@ pub async fn consume_queue(
                 sleep(base.processing).await;
             }
             let id = m.message.value.clone().unwrap_or_default();
-            let fails = poison(&id, run.poison_every);
+            let fails = run.fails(&id);
             if !fails {
                 out.processed(base, &id);
                 processed_total += 1;

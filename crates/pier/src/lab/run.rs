@@ -127,6 +127,11 @@ async fn run_variant(
         progress,
         fired,
         epoch: start,
+        fixes: v
+            .consumers
+            .iter()
+            .map(|c| (c.name.get_ref().clone(), Arc::default()))
+            .collect(),
     };
     let producers = spawn_producers(target, v, &names, &partitions, &shared);
     let consumers = spawn_consumers(target, v, &names, &partitions, &shared);
@@ -135,10 +140,19 @@ async fn run_variant(
         .iter()
         .map(|(name, app)| (name.clone(), app.killer()))
         .collect();
+    let hands = Hands {
+        killers,
+        fixes: shared.fixes.clone(),
+        groups: v
+            .consumers
+            .iter()
+            .map(|c| (c.name.get_ref().clone(), names.of(c.group.get_ref())))
+            .collect(),
+    };
     let steps = tokio::spawn(run_steps(
         wb.clone(),
         v.steps.clone(),
-        killers,
+        hands,
         start,
         v.name.clone(),
         say.clone(),
@@ -203,6 +217,8 @@ struct Shared {
     progress: Arc<Progress>,
     fired: Fired,
     epoch: Instant,
+    /// Per queue or share consumer: its fix is deployed.
+    fixes: BTreeMap<String, Arc<AtomicBool>>,
 }
 
 fn start_apps(target: &Target, lab: &Lab, v: &Variant, names: &Names) -> Vec<(String, App)> {
@@ -381,6 +397,11 @@ fn spawn_consumers(
                             .map_or(5, |x| *x.get_ref() as u32),
                         backoff: ms(&c.backoff_ms, 100),
                         poison_every: c.poison_every.as_ref().map(|x| *x.get_ref() as u64),
+                        fixed: shared
+                            .fixes
+                            .get(c.name.get_ref())
+                            .cloned()
+                            .unwrap_or_default(),
                     };
                     let wb = target.workbench.clone();
                     if c.kind == ConsumerKind::Queue {
@@ -397,11 +418,11 @@ fn spawn_consumers(
                                 ..ConsumerOutcome::default()
                             };
                         }
-                        let every = q.poison_every;
                         let group = q.base.group.clone();
+                        let base = q.base.clone();
                         super::share_consumer::consume_share(
-                            q.base,
-                            move |id| super::queue_consumer::poison(id, every),
+                            base,
+                            move |id| q.fails(id),
                             move || super::queue_consumer::drained(&wb, &group),
                             done,
                             stop,
@@ -476,10 +497,18 @@ async fn join_all<T: Send + 'static>(
 
 /// Runs the steps at their times; returns what was said and the faults
 /// started (to heal those still on at the end).
+/// What steps act on besides faults: apps to kill, consumers to fix,
+/// groups whose dead letters to replay.
+struct Hands {
+    killers: BTreeMap<String, tokio::sync::mpsc::UnboundedSender<()>>,
+    fixes: BTreeMap<String, Arc<AtomicBool>>,
+    groups: BTreeMap<String, String>,
+}
+
 async fn run_steps(
     wb: Workbench,
     steps: Vec<Step>,
-    killers: BTreeMap<String, tokio::sync::mpsc::UnboundedSender<()>>,
+    hands: Hands,
     start: Instant,
     variant: String,
     say: Say,
@@ -514,11 +543,32 @@ async fn run_steps(
                 format!("{text} ({outcome})")
             };
         }
+        let mut outcomes = Vec::new();
         if let Some(app) = &s.kill {
-            let outcome = match killers.get(app.get_ref()) {
+            outcomes.push(match hands.killers.get(app.get_ref()) {
                 Some(k) if k.send(()).is_ok() => format!("app {} killed (kill -9)", app.get_ref()),
                 _ => format!("app {} was not running", app.get_ref()),
+            });
+        }
+        if let Some(c) = &s.fix
+            && let Some(fixed) = hands.fixes.get(c.get_ref())
+        {
+            fixed.store(true, Ordering::Relaxed);
+            outcomes.push(format!("{}'s fix deployed", c.get_ref()));
+        }
+        if let Some(c) = &s.replay
+            && let Some(group) = hands.groups.get(c.get_ref())
+        {
+            let req = pier_workbench::ReplayRequest {
+                from_offset: None,
+                max_records: None,
             };
+            outcomes.push(match wb.replay_dead_letters(group, req).await {
+                Ok(r) => format!("{} dead letters replayed", r.replayed),
+                Err(e) => format!("replay failed: {e}"),
+            });
+        }
+        for outcome in outcomes {
             text = if text.is_empty() {
                 outcome
             } else {
