@@ -14,7 +14,16 @@ idempotent producer; reordered within that producer and a partition;
 committed past without being received (the group); share record accepted
 twice, or never accepted. Sets of record values, never counts.
 
+Soak (--soak): the topic keeps records for --retention-ms (2 minutes), a
+fault comes every --fault-every seconds (60), and every 10 s the broker's
+resident memory, open file descriptors and data-directory size go to
+soak.csv in the work directory; at the end each must have stopped growing
+(the last third's peak within 25% of the middle third's), and --plot FILE
+draws them as an SVG. With retention, a record no longer in the log counts
+as not lost when a consumer received it.
+
 Usage: run.py --seconds 30 --seed 7 [--planted-bug skip-log-sync] [--json]
+       run.py --soak --seconds 3600 --seed 2028 --plot docs/screenshots/soak.svg
 Exit 0 when the checker finds nothing; 1 with the findings. With
 --expect-findings (a control) the exit status is inverted.
 """
@@ -143,11 +152,11 @@ FAULTS = [
 ]
 
 
-def nemesis(pier, rng, consumers, stop, log, schedule=None):
-    """Every 1.5-3 s one fault, healed after its time; `schedule` forces a
-    list of fault names first (the controls use it)."""
+def nemesis(pier, rng, consumers, stop, log, schedule=None, every=None):
+    """Every 1.5-3 s (or `every` s) one fault, healed after its time;
+    `schedule` forces a list of fault names first (the controls use it)."""
     forced = list(schedule or [])
-    while not stop.wait(rng.uniform(1.5, 3.0)):
+    while not stop.wait(every or rng.uniform(1.5, 3.0)):
         name = forced.pop(0) if forced else rng.choice(FAULTS)[0]
         kind, params, hold = next(f for f in FAULTS if f[0] == name)
         log.append((time.time(), name))
@@ -172,12 +181,12 @@ def read_everything(pier):
     both partitions from the start to their end."""
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": pier.bootstrap, "group.id": "nemesis-reader",
-                  "enable.auto.commit": False})
+                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     stored = {}
     for p in (0, 1):
-        _, high = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=30)
-        c.assign([TopicPartition(TOPIC, p, 0)])
-        deadline, have = time.time() + 600, 0
+        low, high = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=30)
+        c.assign([TopicPartition(TOPIC, p, low)])
+        deadline, have = time.time() + 600, low
         while time.time() < deadline and have < high:
             for m in c.consume(500, 1.0):
                 if m.error() is None:
@@ -187,13 +196,19 @@ def read_everything(pier):
     return stored
 
 
-def check(producers, classic, share, stored, share_killed=()):
-    """Findings, each a sorted list of record values or offsets."""
+def check(producers, classic, share, stored, share_killed=(), retention=False):
+    """Findings, each a sorted list of record values or offsets. With
+    retention, a record gone from the log was not lost if a consumer
+    received it."""
     values = {}
     for key, v in stored.items():
         values.setdefault(v, []).append(key)
+    seen = set()
+    if retention:
+        seen = {e["received"][2] for e in classic + share if "received" in e}
     f = {}
-    f["lost_acknowledged"] = sorted(v for p in producers.values() for v in p.acked if v not in values)
+    f["lost_acknowledged"] = sorted(v for p in producers.values() for v in p.acked
+                                    if v not in values and v not in seen)
     idem = producers["idempotent"]
     f["duplicated_idempotent"] = sorted(v for v in idem.sent if len(values.get(v, [])) > 1)
     order = []
@@ -246,7 +261,14 @@ def main():
     ap.add_argument("--schedule", default="", help="faults to start with, comma-separated")
     ap.add_argument("--expect-findings", action="store_true", help="a control: findings are the success")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--soak", action="store_true", help="retention, a fault a minute, resources sampled")
+    ap.add_argument("--retention-ms", type=int)
+    ap.add_argument("--fault-every", type=float)
+    ap.add_argument("--plot", help="with --soak: an SVG of memory, descriptors and data size")
     a = ap.parse_args()
+    if a.soak:
+        a.retention_ms = a.retention_ms or 120_000
+        a.fault_every = a.fault_every or 60
     rng = random.Random(a.seed)
     work = Path(tempfile.mkdtemp(prefix="pier-nemesis-"))
     print("work directory: %s" % work, file=sys.stderr)
@@ -270,6 +292,8 @@ def main():
         print("  share indeterminate (a killed holder, or an ACCEPT without an answer): %s"
               % result["share_indeterminate"])
         print("  ledger: %s" % result["ledger"])
+        if "soak" in result:
+            print("  soak: %s" % result["soak"])
         print("replay: tests/nemesis/run --seed %d --seconds %g%s" % (
             a.seed, a.seconds, " --planted-bug " + a.planted_bug if a.planted_bug else ""))
     failed = bool(bad) != a.expect_findings
@@ -277,7 +301,10 @@ def main():
 
 
 def run(a, rng, pier, work):
-    pier.api("POST", "/api/v1/topics", {"name": TOPIC, "partitions": 2})
+    topic = {"name": TOPIC, "partitions": 2}
+    if a.retention_ms:
+        topic["config"] = {"retention.ms": str(a.retention_ms)}
+    pier.api("POST", "/api/v1/topics", topic)
     pier.api("PUT", "/api/v1/queues/" + SHARE_GROUP, {"topic": TOPIC, "lease_ms": 3000,
                                                       "backoff_base_ms": 10, "backoff_max_ms": 100,
                                                       "max_deliveries": 100})
@@ -290,8 +317,12 @@ def run(a, rng, pier, work):
         p.start()
     faults = []
     chaos = threading.Thread(target=nemesis, args=(pier, rng, consumers, stop, faults,
-                                                   [s for s in a.schedule.split(",") if s]), daemon=True)
+                                                   [s for s in a.schedule.split(",") if s],
+                                                   a.fault_every), daemon=True)
     chaos.start()
+    samples = []
+    if a.soak:
+        threading.Thread(target=sample, args=(pier, work, stop, samples), daemon=True).start()
     time.sleep(a.seconds)
     stop.set()
     chaos.join(30)
@@ -307,7 +338,8 @@ def run(a, rng, pier, work):
             c.proc.kill()
     stored = read_everything(pier)
     classic, share = consumers["classic"].events(), consumers["share"].events()
-    findings, indeterminate = check(producers, classic, share, stored, consumers["share"].killed)
+    findings, indeterminate = check(producers, classic, share, stored, consumers["share"].killed,
+                                    retention=bool(a.retention_ms))
     verdict = pier.api("GET", "/api/v1/ledger/verdict?topic=%s&group=%s&limit=10000" % (TOPIC, GROUP))
     (work / "verdict.json").write_text(json.dumps(verdict, indent=1))
     ledger = {x["kind"]: x["records"] for x in verdict["findings"] if x["records"]}
@@ -319,7 +351,13 @@ def run(a, rng, pier, work):
                     for s in x["spans"] for o in range(s["first_offset"], s["last_offset"] + 1))
     findings["ledger_disagrees_on_lost"] = [] if mine == theirs else [
         "checker %d: %s; ledger %d: %s" % (len(mine), mine[:5], len(theirs), theirs[:5])]
+    extra = {}
+    if a.soak:
+        extra["soak"], findings["resources_growing"] = bounded(samples)
+        if a.plot:
+            plot(samples, Path(a.plot), a)
     return {
+        **extra,
         "seed": a.seed, "faults": faults, "findings": findings, "ledger": ledger,
         "share_indeterminate": indeterminate,
         "counts": {
@@ -332,6 +370,70 @@ def run(a, rng, pier, work):
             "share_kills": consumers["share"].kills,
         },
     }
+
+
+def sample(pier, work, stop, out):
+    """Every 10 s: seconds in, resident KiB, open descriptors, data bytes
+    (also appended to soak.csv). A restarted broker keeps its pid: the
+    workbench restarts the store in process."""
+    csv = open(work / "soak.csv", "w")
+    csv.write("seconds,rss_kib,fds,data_bytes\n")
+    start, pid = time.time(), pier.proc.pid
+    while not stop.wait(10):
+        try:
+            status = Path("/proc/%d/status" % pid).read_text()
+            rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+            fds = len(os.listdir("/proc/%d/fd" % pid))
+        except (OSError, AttributeError):
+            continue
+        data = sum(f.stat().st_size for f in (work / "data").rglob("*") if f.is_file())
+        row = (round(time.time() - start), rss, fds, data)
+        out.append(row)
+        csv.write("%d,%d,%d,%d\n" % row)
+        csv.flush()
+
+
+def bounded(samples):
+    """Peaks of the middle and last thirds; a finding per measure whose last
+    third's peak is more than 25% above the middle third's."""
+    if len(samples) < 9:
+        return {"samples": len(samples)}, []
+    third = len(samples) // 3
+    middle, last = samples[third:2 * third], samples[2 * third:]
+    summary, growing = {"samples": len(samples)}, []
+    for i, name in ((1, "rss_kib"), (2, "fds"), (3, "data_bytes")):
+        m, l = max(r[i] for r in middle), max(r[i] for r in last)
+        summary[name] = {"first": samples[0][i], "middle_peak": m, "last_peak": l}
+        if l > m * 1.25 + (4 if name == "fds" else 0):
+            growing.append("%s: middle third peak %d, last third peak %d" % (name, m, l))
+    return summary, growing
+
+
+def plot(samples, path, a):
+    """Three stacked line charts, one per measure, as a self-contained SVG."""
+    w, h, pad = 720, 140, 40
+    end = max(r[0] for r in samples) or 1
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
+             'font-size="12">' % (w, 3 * h + 30),
+             '<rect width="100%%" height="100%%" fill="white"/>',
+             '<text x="%d" y="18">Pier soak: seed %d, %d s, a fault every %g s, retention %d ms</text>'
+             % (pad, a.seed, a.seconds, a.fault_every, a.retention_ms)]
+    for k, (i, name, scale, unit) in enumerate(((1, "resident memory", 1 / 1024, "MiB"),
+                                                (2, "open file descriptors", 1, ""),
+                                                (3, "data directory", 1 / 2**20, "MiB"))):
+        top = 30 + k * h
+        peak = max(r[i] * scale for r in samples) or 1
+        pts = " ".join("%.1f,%.1f" % (pad + (w - 2 * pad) * r[0] / end,
+                                      top + h - 25 - (h - 45) * (r[i] * scale) / peak) for r in samples)
+        parts += ['<text x="%d" y="%d">%s (peak %.1f %s)</text>' % (pad, top + 14, name, peak, unit),
+                  '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>' % (pad, top + h - 25, w - pad,
+                                                                            top + h - 25),
+                  '<polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="%s"/>' % pts]
+    parts.append('<text x="%d" y="%d">0 s</text><text x="%d" y="%d" text-anchor="end">%d s</text>'
+                 % (pad, 3 * h + 22, w - pad, 3 * h + 22, end))
+    parts.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts))
 
 
 if __name__ == "__main__":
