@@ -79,40 +79,7 @@ fn known_topic(t: &Spanned<String>, topics: &BTreeSet<String>) -> Result<(), Pro
 fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> {
     let mut clients = BTreeSet::new();
     for p in &v.producers {
-        name_ok(&p.name, "a producer name")?;
-        known_topic(&p.topic, topics)?;
-        in_range(&p.records, "records", 1, 1_000_000)?;
-        in_range(&p.rate, "rate", 1, 100_000)?;
-        in_range(&p.batch, "batch", 1, 10_000)?;
-        in_range(&p.request_timeout_ms, "request_timeout_ms", 50, 60_000)?;
-        in_range(
-            &p.delivery_timeout_ms,
-            "delivery_timeout_ms",
-            *p.request_timeout_ms.get_ref(),
-            600_000,
-        )?;
-        in_range(&p.first_id, "first_id", 0, 1_000_000_000)?;
-        let most = if p.idempotence { 5 } else { 100 };
-        in_range(&p.max_in_flight, "max_in_flight", 1, most)?;
-        in_range(&p.start_ms, "start_ms", 0, 600_000)?;
-        if let Some(prefix) = &p.id_prefix {
-            name_ok(prefix, "an id_prefix")?;
-        }
-        if !["all", "-1", "1", "0"].contains(&p.acks.get_ref().as_str()) {
-            return Err((
-                p.acks.span(),
-                format!(
-                    "acks must be \"all\", \"1\" or \"0\", got {:?}",
-                    p.acks.get_ref()
-                ),
-            ));
-        }
-        if p.idempotence && p.acks.get_ref() != "all" && p.acks.get_ref() != "-1" {
-            return Err((
-                p.acks.span(),
-                "idempotence needs acks = \"all\" (as in Kafka)".to_owned(),
-            ));
-        }
+        check_producer(p, topics)?;
         if !clients.insert(p.name.get_ref().clone()) {
             return Err((
                 p.name.span(),
@@ -153,98 +120,7 @@ fn check_variant(v: &Variant, topics: &BTreeSet<String>) -> Result<(), Problem> 
     }
     let timeout = in_range(&v.timeout_ms, "timeout_ms", 100, 600_000)?;
     for s in &v.steps {
-        let at = *s.at_ms.get_ref();
-        if at < 0 {
-            return Err((
-                s.at_ms.span(),
-                format!("at_ms must not be negative, got {at}"),
-            ));
-        }
-        if at > timeout {
-            return Err((
-                s.at_ms.span(),
-                format!("at_ms {at} is after the variant's timeout_ms ({timeout})"),
-            ));
-        }
-        for c in s.fix.iter().chain(&s.replay) {
-            let per_record = v.consumers.iter().any(|x| {
-                x.name.get_ref() == c.get_ref()
-                    && matches!(
-                        x.kind,
-                        super::model::ConsumerKind::Queue | super::model::ConsumerKind::Share
-                    )
-            });
-            if !per_record {
-                return Err((
-                    c.span(),
-                    format!(
-                        "no queue or share consumer {:?} in this variant to fix or replay for",
-                        c.get_ref()
-                    ),
-                ));
-            }
-        }
-        if let Some(k) = &s.kill
-            && !apps.contains(k.get_ref())
-        {
-            return Err((
-                k.span(),
-                format!("no app {:?} to kill in this variant", k.get_ref()),
-            ));
-        }
-        let Some(f) = &s.fault else { continue };
-        let Some(kind) = fault_kind(f) else {
-            let kinds: Vec<&str> = pier_core::faults::FaultKind::ALL
-                .iter()
-                .map(|k| k.name())
-                .collect();
-            return Err((
-                f.kind.span(),
-                format!(
-                    "no fault kind {:?}; kinds: {}",
-                    f.kind.get_ref(),
-                    kinds.join(", ")
-                ),
-            ));
-        };
-        if kind.is_per_member() || kind == pier_core::faults::FaultKind::PoisonMessages {
-            return Err((
-                f.kind.span(),
-                format!(
-                    "fault {:?} acts on the workbench's own simulations; in a lab, \
-                     crash a consumer with crash_after",
-                    f.kind.get_ref()
-                ),
-            ));
-        }
-        let request = pier_core::faults::FaultRequest {
-            kind: f.kind.get_ref().clone(),
-            params: (!f.params.is_empty()).then(|| f.params.clone()),
-            duration_ms: f.duration_ms,
-            client_id: f.client.as_ref().map(|c| c.get_ref().clone()),
-            member: None,
-            topic: None,
-        };
-        if let Err(e) = request.validate() {
-            return Err((f.kind.span(), format!("fault {:?}: {e}", f.kind.get_ref())));
-        }
-        if let Some(client) = &f.client {
-            if !kind.is_network() {
-                return Err((
-                    client.span(),
-                    format!(
-                        "only network faults take a client ({:?} does not)",
-                        kind.name()
-                    ),
-                ));
-            }
-            if !clients.contains(client.get_ref()) {
-                return Err((
-                    client.span(),
-                    format!("no client {:?} in this variant", client.get_ref()),
-                ));
-            }
-        }
+        check_step(s, v, timeout, &apps, &clients)?;
     }
     let names = measure_names();
     for (k, c) in &v.expect {
@@ -364,6 +240,149 @@ fn check_consumer_kind(c: &super::model::ConsumerSpec) -> Result<(), Problem> {
                     in_range(v, key, min, max)?;
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+fn check_producer(
+    p: &super::model::ProducerSpec,
+    topics: &BTreeSet<String>,
+) -> Result<(), Problem> {
+    name_ok(&p.name, "a producer name")?;
+    known_topic(&p.topic, topics)?;
+    in_range(&p.records, "records", 1, 1_000_000)?;
+    in_range(&p.rate, "rate", 1, 100_000)?;
+    in_range(&p.batch, "batch", 1, 10_000)?;
+    in_range(&p.request_timeout_ms, "request_timeout_ms", 50, 60_000)?;
+    in_range(
+        &p.delivery_timeout_ms,
+        "delivery_timeout_ms",
+        *p.request_timeout_ms.get_ref(),
+        600_000,
+    )?;
+    in_range(&p.first_id, "first_id", 0, 1_000_000_000)?;
+    let most = if p.idempotence { 5 } else { 100 };
+    in_range(&p.max_in_flight, "max_in_flight", 1, most)?;
+    in_range(&p.start_ms, "start_ms", 0, 600_000)?;
+    if let Some(prefix) = &p.id_prefix {
+        name_ok(prefix, "an id_prefix")?;
+    }
+    if !["all", "-1", "1", "0"].contains(&p.acks.get_ref().as_str()) {
+        return Err((
+            p.acks.span(),
+            format!(
+                "acks must be \"all\", \"1\" or \"0\", got {:?}",
+                p.acks.get_ref()
+            ),
+        ));
+    }
+    if p.idempotence && p.acks.get_ref() != "all" && p.acks.get_ref() != "-1" {
+        return Err((
+            p.acks.span(),
+            "idempotence needs acks = \"all\" (as in Kafka)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_step(
+    s: &super::model::Step,
+    v: &Variant,
+    timeout: i64,
+    apps: &BTreeSet<String>,
+    clients: &BTreeSet<String>,
+) -> Result<(), Problem> {
+    let at = *s.at_ms.get_ref();
+    if at < 0 {
+        return Err((
+            s.at_ms.span(),
+            format!("at_ms must not be negative, got {at}"),
+        ));
+    }
+    if at > timeout {
+        return Err((
+            s.at_ms.span(),
+            format!("at_ms {at} is after the variant's timeout_ms ({timeout})"),
+        ));
+    }
+    for c in s.fix.iter().chain(&s.replay) {
+        let per_record = v.consumers.iter().any(|x| {
+            x.name.get_ref() == c.get_ref()
+                && matches!(
+                    x.kind,
+                    super::model::ConsumerKind::Queue | super::model::ConsumerKind::Share
+                )
+        });
+        if !per_record {
+            return Err((
+                c.span(),
+                format!(
+                    "no queue or share consumer {:?} in this variant to fix or replay for",
+                    c.get_ref()
+                ),
+            ));
+        }
+    }
+    if let Some(k) = &s.kill
+        && !apps.contains(k.get_ref())
+    {
+        return Err((
+            k.span(),
+            format!("no app {:?} to kill in this variant", k.get_ref()),
+        ));
+    }
+    let Some(f) = &s.fault else { return Ok(()) };
+    let Some(kind) = fault_kind(f) else {
+        let kinds: Vec<&str> = pier_core::faults::FaultKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        return Err((
+            f.kind.span(),
+            format!(
+                "no fault kind {:?}; kinds: {}",
+                f.kind.get_ref(),
+                kinds.join(", ")
+            ),
+        ));
+    };
+    if kind.is_per_member() || kind == pier_core::faults::FaultKind::PoisonMessages {
+        return Err((
+            f.kind.span(),
+            format!(
+                "fault {:?} acts on the workbench's own simulations; in a lab, \
+                 crash a consumer with crash_after",
+                f.kind.get_ref()
+            ),
+        ));
+    }
+    let request = pier_core::faults::FaultRequest {
+        kind: f.kind.get_ref().clone(),
+        params: (!f.params.is_empty()).then(|| f.params.clone()),
+        duration_ms: f.duration_ms,
+        client_id: f.client.as_ref().map(|c| c.get_ref().clone()),
+        member: None,
+        topic: None,
+    };
+    if let Err(e) = request.validate() {
+        return Err((f.kind.span(), format!("fault {:?}: {e}", f.kind.get_ref())));
+    }
+    if let Some(client) = &f.client {
+        if !kind.is_network() {
+            return Err((
+                client.span(),
+                format!(
+                    "only network faults take a client ({:?} does not)",
+                    kind.name()
+                ),
+            ));
+        }
+        if !clients.contains(client.get_ref()) {
+            return Err((
+                client.span(),
+                format!("no client {:?} in this variant", client.get_ref()),
+            ));
         }
     }
     Ok(())

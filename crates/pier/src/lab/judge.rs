@@ -40,30 +40,7 @@ pub(super) fn judge(
     }
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut guarantee = Vec::new();
-    for (topic, group) in &judged {
-        let verdict = wb
-            .verdict(&VerdictRequest {
-                topic: topic.clone(),
-                group: group.clone(),
-                since_ms: Some(since_ms),
-                limit: Some(100),
-                expect: None,
-            })
-            .map_err(|e| anyhow::anyhow!("verdict for {topic}: {e}"))?
-            .verdict;
-        for kind in FindingKind::ALL {
-            *counts.entry(kind.name().to_owned()).or_default() += verdict.count(kind);
-        }
-        for f in &verdict.findings {
-            let list = examples.entry(f.kind.name().to_owned()).or_default();
-            list.extend(f.listed.iter().map(|r| {
-                let key = r.key.clone().unwrap_or_else(|| "(gone)".to_owned());
-                format!("{topic}/{}@{} {key}", r.partition, r.offset)
-            }));
-        }
-        guarantee.push(format!("{topic}: {}", verdict.because));
-    }
+    let guarantee = ledger_verdicts(wb, &judged, since_ms, &mut counts, &mut examples)?;
     // What was processed: the simulated consumers' own records, and what
     // the apps wrote to their processed topics.
     let mut processed: BTreeMap<String, u32> = BTreeMap::new();
@@ -136,6 +113,42 @@ pub(super) fn judge(
         timeline: super::timeline::timeline(&produced, &consumed, elapsed_ms),
         alerts,
     })
+}
+
+/// The ledger's verdicts for each topic (with its group): counts and
+/// examples by verdict; returns the guarantee each met, in words.
+fn ledger_verdicts(
+    wb: &Workbench,
+    judged: &BTreeMap<String, Option<String>>,
+    since_ms: i64,
+    counts: &mut BTreeMap<String, u64>,
+    examples: &mut BTreeMap<String, Vec<String>>,
+) -> anyhow::Result<Vec<String>> {
+    let mut guarantee = Vec::new();
+    for (topic, group) in judged {
+        let verdict = wb
+            .verdict(&VerdictRequest {
+                topic: topic.clone(),
+                group: group.clone(),
+                since_ms: Some(since_ms),
+                limit: Some(100),
+                expect: None,
+            })
+            .map_err(|e| anyhow::anyhow!("verdict for {topic}: {e}"))?
+            .verdict;
+        for kind in FindingKind::ALL {
+            *counts.entry(kind.name().to_owned()).or_default() += verdict.count(kind);
+        }
+        for f in &verdict.findings {
+            let list = examples.entry(f.kind.name().to_owned()).or_default();
+            list.extend(f.listed.iter().map(|r| {
+                let key = r.key.clone().unwrap_or_else(|| "(gone)".to_owned());
+                format!("{topic}/{}@{} {key}", r.partition, r.offset)
+            }));
+        }
+        guarantee.push(format!("{topic}: {}", verdict.because));
+    }
+    Ok(guarantee)
 }
 
 /// `checkout-12` → (`checkout`, 12): record ids in the order they were sent.

@@ -17,6 +17,8 @@ pub mod report;
 pub mod run;
 mod runner;
 mod share_consumer;
+mod spawn;
+mod steps;
 mod timeline;
 
 pub use model::{Lab, LabError, parse};
