@@ -38,6 +38,9 @@ pub struct BrokerConfig {
     /// Connection ids, never reused across restarts (the ledger tells a
     /// retried fetch from a new consumer by them).
     pub connection_ids: Arc<AtomicU64>,
+    /// Where the data lives, as DescribeLogDirs reports it (`None`: in
+    /// memory).
+    pub log_dir: Option<String>,
 }
 
 impl Default for BrokerConfig {
@@ -53,6 +56,7 @@ impl Default for BrokerConfig {
             ledger: Arc::new(pier_core::ledger::Ledger::default()),
             attribution: Arc::default(),
             connection_ids: Arc::new(AtomicU64::new(1)),
+            log_dir: None,
         }
     }
 }

@@ -182,6 +182,7 @@ impl ServerBuilder {
             );
         }
         if let Location::Dir(dir) = &self.location {
+            self.broker.log_dir = Some(dir.display().to_string());
             self.broker.acls = Arc::new(
                 pier_kafka::acl::AclStore::open(dir)
                     .map_err(|e| anyhow::anyhow!("cannot read the ACL rules: {e}"))?,

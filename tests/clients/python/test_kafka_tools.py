@@ -198,3 +198,26 @@ def test_delete_offsets_of_a_subscribed_topic_is_refused(broker):
         assert committed[0].offset == 1
     finally:
         c.close()
+
+
+def test_log_dirs_describe_every_partition_with_its_size(broker):
+    """kafka-log-dirs --describe: one broker, one log directory holding
+    every partition of the topic, each with a size (bytes on disk differ
+    between Pier and Kafka; which partitions, and that the written ones
+    are not empty, must not)."""
+    import json
+    b = broker.bootstrap
+    topic = name("logdirs")
+    tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic, "--partitions", "2")
+    tool("ConsoleProducer", "--bootstrap-server", b, "--topic", topic, "--property", "parse.key=true",
+         stdin="".join(f"k0\tv{i}\n" for i in range(20)))
+    out = tool("LogDirsCommand", "--bootstrap-server", b, "--describe", "--topic-list", topic)
+    report = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    [broker_dirs] = report["brokers"]
+    [log_dir] = broker_dirs["logDirs"]
+    assert log_dir["error"] is None, log_dir
+    sizes = {p["partition"]: p["size"] for p in log_dir["partitions"]}
+    assert set(sizes) == {f"{topic}-0", f"{topic}-1"}, sizes
+    # One key: every record went to the same partition; the other is empty.
+    assert sorted(s > 0 for s in sizes.values()) == [False, True], sizes
+    assert all(p["offsetLag"] == 0 and p["isFuture"] is False for p in log_dir["partitions"])
