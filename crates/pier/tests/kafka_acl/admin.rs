@@ -15,6 +15,8 @@ use kafka_protocol::messages::describe_configs_request::{
     DescribeConfigsRequest, DescribeConfigsResource,
 };
 use kafka_protocol::messages::describe_configs_response::DescribeConfigsResponse;
+use kafka_protocol::messages::describe_log_dirs_request::DescribeLogDirsRequest;
+use kafka_protocol::messages::describe_log_dirs_response::DescribeLogDirsResponse;
 use kafka_protocol::messages::share_fetch_request::{
     FetchPartition, FetchTopic, ShareFetchRequest,
 };
@@ -66,6 +68,12 @@ impl Conn {
         let req = DescribeConfigsRequest::default().with_resources(vec![resource]);
         let r: DescribeConfigsResponse = self.call(ApiKey::DescribeConfigs, 2, &req).await;
         r.results[0].error_code
+    }
+
+    async fn describe_log_dirs(&mut self) -> i16 {
+        let req = DescribeLogDirsRequest::default().with_topics(None);
+        let r: DescribeLogDirsResponse = self.call(ApiKey::DescribeLogDirs, 4, &req).await;
+        r.error_code
     }
 
     /// Joins share group `group` subscribed to `topic`.
@@ -138,7 +146,11 @@ async fn admin_apis_need_create_or_describe() {
     );
     assert_eq!(c.delete_topic("fresh").await, 0);
     assert!(!store.has_topic("fresh"));
+    // DescribeLogDirs needs DESCRIBE on the cluster: no rule can grant it.
+    assert_eq!(c.describe_log_dirs().await, CLUSTER_AUTHORIZATION_FAILED);
 }
+
+const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
 
 #[tokio::test]
 async fn share_groups_need_read_on_the_group_and_the_topic() {
