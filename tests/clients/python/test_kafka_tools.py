@@ -221,3 +221,32 @@ def test_log_dirs_describe_every_partition_with_its_size(broker):
     # One key: every record went to the same partition; the other is empty.
     assert sorted(s > 0 for s in sizes.values()) == [False, True], sizes
     assert all(p["offsetLag"] == 0 and p["isFuture"] is False for p in log_dir["partitions"])
+
+
+def test_alter_configs_replaces_a_topics_settings(broker):
+    """AlterConfigs (the older API, kafka-python's alter_configs): the
+    settings given replace the topic's whole set, so one left out goes
+    back to its default; a bad value is INVALID_CONFIG (40), on both."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+    b = broker.bootstrap
+    topic = name("alter")
+    tool("TopicCommand", "--bootstrap-server", b, "--create", "--topic", topic)
+    entity = ["--bootstrap-server", b, "--entity-type", "topics", "--entity-name", topic]
+    admin = KafkaAdminClient(bootstrap_servers=b)
+
+    def alter(configs):
+        r = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)])
+        return [res[0] for res in r.resources]
+
+    try:
+        assert alter({"retention.ms": "60000", "max.message.bytes": "2000000"}) == [0]
+        described = tool("ConfigCommand", *entity, "--describe")
+        assert "retention.ms=60000" in described and "max.message.bytes=2000000" in described
+        assert alter({"max.message.bytes": "3000000"}) == [0]
+        described = tool("ConfigCommand", *entity, "--describe")
+        assert "max.message.bytes=3000000" in described
+        assert "retention.ms" not in described, "left out: back to the default"
+        assert alter({"retention.ms": "soon"}) == [40]
+        assert "max.message.bytes=3000000" in tool("ConfigCommand", *entity, "--describe")
+    finally:
+        admin.close()
