@@ -236,3 +236,67 @@ pub(super) async fn leave(run: &ConsumerRun, conn: &mut Conn, m: &Membership) {
     .await
     .map_err(anyhow::Error::from);
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Buf;
+    use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+
+    use super::*;
+
+    fn joined(members: &[&str]) -> JoinGroupResponse {
+        JoinGroupResponse::default().with_members(
+            members
+                .iter()
+                .map(|m| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(StrBytes::from_string((*m).to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    /// Member id → its partitions, read back as a member reads them.
+    fn assigned(out: &[SyncGroupRequestAssignment]) -> Vec<(String, Vec<u32>)> {
+        out.iter()
+            .map(|a| {
+                let parts = pier_core::groups::assigned_partitions(&a.assignment);
+                let mine = parts.into_iter().flat_map(|(_, p)| p).collect();
+                (a.member_id.to_string(), mine)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_range_assignor_gives_runs_in_member_order_the_first_ones_more() {
+        let out = range_assign(&joined(&["c-3", "a-1", "b-2"]), "orders", 5).unwrap();
+        assert_eq!(
+            assigned(&out),
+            [
+                ("a-1".to_owned(), vec![0, 1]),
+                ("b-2".to_owned(), vec![2, 3]),
+                ("c-3".to_owned(), vec![4]),
+            ]
+        );
+        // More members than partitions: the last ones get none.
+        let out = range_assign(&joined(&["b", "a", "c"]), "orders", 1).unwrap();
+        assert_eq!(
+            assigned(&out),
+            [
+                ("a".to_owned(), vec![0]),
+                ("b".to_owned(), vec![]),
+                ("c".to_owned(), vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_subscription_is_the_consumer_protocol_the_coordinator_reads() {
+        let mut b = subscription("orders").unwrap();
+        assert_eq!(b.get_i16(), 0, "version 0");
+        assert_eq!(
+            pier_core::groups::subscribed_topics(&subscription("orders").unwrap()),
+            Some(vec!["orders".to_owned()])
+        );
+    }
+}
