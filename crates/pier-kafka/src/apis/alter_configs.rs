@@ -14,11 +14,7 @@ use kafka_protocol::messages::alter_configs_response::{
 use pier_core::{AdminCommand, TopicConfig};
 
 use super::{admin_error, str_bytes};
-use crate::acl::{Operation, Resource};
 use crate::broker::Ctx;
-
-/// Kafka's resource type for a topic.
-const TOPIC: i8 = 2;
 
 pub(crate) async fn handle(ctx: &Ctx, request: AlterConfigsRequest) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
@@ -42,32 +38,8 @@ async fn replace(
     validate_only: bool,
 ) -> Result<(), (ResponseError, String)> {
     let name = r.resource_name.to_string();
-    if r.resource_type != TOPIC {
-        return Err((
-            ResponseError::InvalidRequest,
-            format!(
-                "only topic settings can be changed (resource type {})",
-                r.resource_type
-            ),
-        ));
-    }
-    if !ctx.authorize(Resource::Topic, &name, Operation::Create) {
-        return Err((
-            ResponseError::TopicAuthorizationFailed,
-            format!("not allowed to alter topic {name:?}"),
-        ));
-    }
+    super::incremental_alter_configs::alterable_topic(ctx, r.resource_type, &name)?;
     let store = &ctx.broker.store;
-    if store
-        .describe_topic(&name)
-        .filter(|_| !pier_core::topic::is_internal(&name))
-        .is_none()
-    {
-        return Err((
-            ResponseError::UnknownTopicOrPartition,
-            format!("unknown topic {name:?}"),
-        ));
-    }
     // Everything not given is back to its default.
     let mut config = TopicConfig::default();
     for c in &r.configs {

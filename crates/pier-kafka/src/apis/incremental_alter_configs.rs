@@ -43,37 +43,46 @@ pub(crate) async fn handle(
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
+/// The topic whose settings a request may change: a topic resource
+/// (INVALID_REQUEST otherwise), CREATE on it (TOPIC_AUTHORIZATION_FAILED),
+/// and not internal (UNKNOWN_TOPIC_OR_PARTITION, as a missing one).
+pub(super) fn alterable_topic(
+    ctx: &Ctx,
+    resource_type: i8,
+    name: &str,
+) -> Result<pier_core::store::TopicDescription, (ResponseError, String)> {
+    if resource_type != TOPIC {
+        return Err((
+            ResponseError::InvalidRequest,
+            format!("only topic settings can be changed (resource type {resource_type})"),
+        ));
+    }
+    if !ctx.authorize(Resource::Topic, name, Operation::Create) {
+        return Err((
+            ResponseError::TopicAuthorizationFailed,
+            format!("not allowed to alter topic {name:?}"),
+        ));
+    }
+    ctx.broker
+        .store
+        .describe_topic(name)
+        .filter(|_| !pier_core::topic::is_internal(name))
+        .ok_or_else(|| {
+            (
+                ResponseError::UnknownTopicOrPartition,
+                format!("unknown topic {name:?}"),
+            )
+        })
+}
+
 async fn alter(
     ctx: &Ctx,
     r: &AlterConfigsResource,
     validate_only: bool,
 ) -> Result<(), (ResponseError, String)> {
     let name = r.resource_name.to_string();
-    if r.resource_type != TOPIC {
-        return Err((
-            ResponseError::InvalidRequest,
-            format!(
-                "only topic settings can be changed (resource type {})",
-                r.resource_type
-            ),
-        ));
-    }
-    if !ctx.authorize(Resource::Topic, &name, Operation::Create) {
-        return Err((
-            ResponseError::TopicAuthorizationFailed,
-            format!("not allowed to alter topic {name:?}"),
-        ));
-    }
+    let current = alterable_topic(ctx, r.resource_type, &name)?;
     let store = &ctx.broker.store;
-    let current = store
-        .describe_topic(&name)
-        .filter(|_| !pier_core::topic::is_internal(&name))
-        .ok_or_else(|| {
-            (
-                ResponseError::UnknownTopicOrPartition,
-                format!("unknown topic {name:?}"),
-            )
-        })?;
     let mut config = current.meta.config.clone();
     let defaults = TopicConfig::default();
     for c in &r.configs {
