@@ -59,6 +59,15 @@ pub struct ConsumerRun {
     pub progress: Arc<Progress>,
 }
 
+impl ConsumerRun {
+    /// A new connection to the broker, with this consumer's `client.id`.
+    pub async fn connect(&self) -> anyhow::Result<Conn> {
+        Ok(Conn::open(&self.addr, None)
+            .await?
+            .with_client_id(&self.client_id))
+    }
+}
+
 /// Whether the group has consumed (committed) everything: a member keeps
 /// polling until then, since a dead member's partitions come to it late.
 pub type CaughtUp = Arc<dyn Fn() -> bool + Send + Sync>;
@@ -217,9 +226,7 @@ fn note(out: &mut ConsumerOutcome, e: anyhow::Error) {
 async fn open(run: &ConsumerRun, conn: Option<Conn>, member_id: &str) -> anyhow::Result<Session> {
     let mut conn = match conn {
         Some(c) => c,
-        None => Conn::open(&run.addr, None)
-            .await?
-            .with_client_id(&run.client_id),
+        None => run.connect().await?,
     };
     let member = match run.member {
         true => Some(membership::join(run, &mut conn, member_id).await?),

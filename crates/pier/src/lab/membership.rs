@@ -203,10 +203,7 @@ async fn heartbeats(run: ConsumerRun, member: String, generation: i32, rejoin: A
     loop {
         tokio::time::sleep(HEARTBEAT_EVERY).await;
         if conn.is_none() {
-            conn = Conn::open(&run.addr, None)
-                .await
-                .ok()
-                .map(|c| c.with_client_id(&run.client_id));
+            conn = run.connect().await.ok();
         }
         let Some(c) = conn.as_mut() else { continue };
         let req = HeartbeatRequest::default()

@@ -158,9 +158,7 @@ fn heartbeat_request(run: &ConsumerRun, id: &str, epoch: i32) -> ShareGroupHeart
 /// Joins the share group (a member id of its own, epoch 0) and opens a
 /// share session on the partitions it is assigned.
 async fn join(run: &ConsumerRun) -> anyhow::Result<Member> {
-    let mut conn = Conn::open(&run.addr, None)
-        .await?
-        .with_client_id(&run.client_id);
+    let mut conn = run.connect().await?;
     let id = Uuid::new_v4().to_string();
     let resp: ShareGroupHeartbeatResponse = timeout(
         REQUEST_TIMEOUT,
@@ -204,10 +202,7 @@ async fn heartbeats(run: ConsumerRun, id: String, mut epoch: i32, every: Duratio
     loop {
         sleep(every).await;
         if conn.is_none() {
-            conn = Conn::open(&run.addr, None)
-                .await
-                .ok()
-                .map(|c| c.with_client_id(&run.client_id));
+            conn = run.connect().await.ok();
         }
         let Some(c) = conn.as_mut() else { continue };
         let req = heartbeat_request(&run, &id, epoch);
